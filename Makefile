@@ -1,0 +1,46 @@
+# One command runs the app with demo data, one runs every test. See README.md.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+# Database backends the tests run on; PostgreSQL is the server at 127.0.0.1:5432.
+BACKENDS ?= sqlite,postgresql
+
+.PHONY: run install install-test test lint format bench clean
+
+run: install
+	$(BIN)/tracker db upgrade
+	$(BIN)/tracker demo --if-empty
+	$(BIN)/tracker run --host $(HOST) --port $(PORT)
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+test: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	@if echo "$(BACKENDS)" | grep -q postgresql; then scripts/postgres-up.sh; fi
+	$(BIN)/python -m pytest --backends $(BACKENDS)
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-test
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,222 @@
+"""Who may reach which page: every route of the app, for anonymous visitors and each role.
+
+The matrix below must name every route the app has (apart from static files), so a new page
+without an entry here fails `test_matrix_covers_every_route` until someone decides who may use it.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import PASSWORD, PASSWORD_HASH, csrf_token
+from sqlalchemy import func, select
+
+from tracker import accounts, fieldwork
+from tracker.db import get_session
+from tracker.models import Base, User
+
+ANON = "anonymous"
+WHO = (ANON, "ranger", "researcher", "admin")
+# A string is a 302 redirect to that path.
+LOGIN = "to /login"
+HOME = "to /"
+
+
+def _roles(anonymous, ranger, researcher, admin) -> dict:
+    return dict(zip(WHO, (anonymous, ranger, researcher, admin), strict=True))
+
+
+VIEW = _roles(LOGIN, 200, 200, 200)
+MANAGE = _roles(LOGIN, 403, 403, 200)
+REFUSED = _roles(LOGIN, 403, 403, 400)  # an admin's bad submission is refused with 400
+IMPORT = _roles(LOGIN, 403, 403, "to /stations/")
+
+# (endpoint, method) -> (path, expected per visitor, POST data: valid CSRF token, bad values).
+# {station}, {deployment}, {image} and {user} are filled in with the ids of rows made by `rows`.
+MATRIX = {
+    ("auth.login", "GET"): ("/login", _roles(200, HOME, HOME, HOME), None),
+    ("auth.login", "POST"): ("/login", _roles(400, HOME, HOME, HOME), {"email": ""}),
+    ("auth.logout", "POST"): ("/logout", _roles(LOGIN, LOGIN, LOGIN, LOGIN), {}),
+    ("main.dashboard", "GET"): ("/", VIEW, None),
+    ("stations.index", "GET"): ("/stations/", VIEW, None),
+    ("stations.detail", "GET"): ("/stations/{station}", VIEW, None),
+    ("stations.create", "GET"): ("/stations/new", MANAGE, None),
+    ("stations.create", "POST"): ("/stations/new", REFUSED, {"code": ""}),
+    ("stations.edit", "GET"): ("/stations/{station}/edit", MANAGE, None),
+    ("stations.edit", "POST"): ("/stations/{station}/edit", REFUSED, {"latitude": "abc"}),
+    # No file chosen: the list page says so (a flash) after a redirect.
+    ("stations.import_csv", "POST"): ("/stations/import", IMPORT, {}),
+    ("deployments.index", "GET"): ("/deployments/", VIEW, None),
+    ("deployments.detail", "GET"): ("/deployments/{deployment}", VIEW, None),
+    ("deployments.create", "GET"): ("/deployments/new", MANAGE, None),
+    ("deployments.create", "POST"): ("/deployments/new", REFUSED, {"station": ""}),
+    ("deployments.edit", "GET"): ("/deployments/{deployment}/edit", MANAGE, None),
+    ("deployments.edit", "POST"): (
+        "/deployments/{deployment}/edit",
+        REFUSED,
+        {"start_date": "2024-06-01", "end_date": "2024-05-01"},
+    ),
+    ("deployments.close", "GET"): ("/deployments/{deployment}/close", MANAGE, None),
+    ("deployments.close", "POST"): ("/deployments/{deployment}/close", REFUSED, {"end_date": ""}),
+    ("individuals.index", "GET"): ("/individuals/", VIEW, None),
+    ("users.index", "GET"): ("/users/", MANAGE, None),
+    ("users.create", "GET"): ("/users/new", MANAGE, None),
+    ("users.create", "POST"): ("/users/new", REFUSED, {"email": "", "role": "ranger"}),
+    ("users.edit", "GET"): ("/users/{user}/edit", MANAGE, None),
+    ("users.edit", "POST"): ("/users/{user}/edit", REFUSED, {"role": "emperor"}),
+}
+
+# Data each POST route would accept, to show that a missing CSRF token alone stops it.
+# Accepted submissions redirect, unless listed in ACCEPTED with the status they answer.
+ACCEPTED: dict[str, int] = {}
+VALID_POST = {
+    "auth.login": lambda ids: {"email": "admin@park.test", "password": PASSWORD},
+    "auth.logout": lambda ids: {},
+    "stations.create": lambda ids: {"code": "KP-99", "latitude": "43.1", "longitude": "131.2"},
+    "stations.edit": lambda ids: {"name": "Renamed", "latitude": "43.5", "longitude": "131.5"},
+    "stations.import_csv": lambda ids: {
+        "file": (io.BytesIO(b"code,name,latitude,longitude\nKP-50,Ridge,43.2,131.4\n"), "s.csv")
+    },
+    "deployments.create": lambda ids: {
+        "station": "KP-01",
+        "start_date": "2024-07-01",
+        "timezone": "Asia/Vladivostok",
+        "clock_offset_s": "0",
+    },
+    "deployments.edit": lambda ids: {
+        "start_date": "2024-04-02",
+        "timezone": "Asia/Vladivostok",
+        "camera_serial": "H500-1",
+        "clock_offset_s": "60",
+    },
+    "deployments.close": lambda ids: {"end_date": "2024-09-30"},
+    "users.create": lambda ids: {
+        "email": "new@park.test",
+        "role": "researcher",
+        "password": "a long enough password",
+        "confirm": "a long enough password",
+    },
+    "users.edit": lambda ids: {"role": "researcher", "active": "y"},
+}
+
+
+@pytest.fixture
+def rows(app, users) -> dict[str, int]:
+    """A station, an active deployment there with one photo, and a user, for the pages that need
+    an id."""
+    with app.app_context():
+        session = get_session()
+        station = fieldwork.create_station(session, code="KP-01", latitude=43.1, longitude=131.9)
+        deployment = fieldwork.create_deployment(
+            session,
+            station,
+            fieldwork.DeploymentInput(start_date=date(2024, 4, 1), camera_serial="H500-1"),
+        )
+        # Hashed once in conftest: scrypt per test would slow the matrix down for nothing.
+        user = User(email="someone@park.test", password_hash=PASSWORD_HASH, role="ranger")
+        session.add(user)
+        session.commit()
+        return {"station": station.id, "deployment": deployment.id, "user": user.id}
+
+
+def row_counts(app) -> dict[str, int]:
+    """Rows per table, read through a connection of its own (what is committed)."""
+    with app.extensions["tracker.engine"].connect() as conn:
+        return {
+            table.name: conn.scalar(select(func.count()).select_from(table))
+            for table in Base.metadata.sorted_tables
+        }
+
+
+def assert_status(response, expected) -> None:
+    if isinstance(expected, str):
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        assert urlsplit(response.headers["Location"]).path == expected.removeprefix("to ")
+    else:
+        assert response.status_code == expected, response.get_data(as_text=True)[:500]
+
+
+def sign_in_as(who: str, client, as_role):
+    return client if who == ANON else as_role(who)
+
+
+def test_matrix_covers_every_route(app):
+    routes = {
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert routes - set(MATRIX) == set(), "routes without an entry in the authorisation matrix"
+    assert set(MATRIX) - routes == set(), "matrix entries for routes the app no longer has"
+    adapter = app.url_map.bind("localhost")
+    for (endpoint, method), (path, _, _) in MATRIX.items():
+        url = path.format(station=1, deployment=1, image=1, user=1)
+        assert adapter.match(url, method)[0] == endpoint
+    posts = {endpoint for endpoint, method in routes if method == "POST"}
+    assert posts == set(VALID_POST)
+
+
+@pytest.mark.parametrize("who", WHO)
+@pytest.mark.parametrize(("endpoint", "method"), list(MATRIX), ids=[f"{e}-{m}" for e, m in MATRIX])
+def test_access(app, client, as_role, rows, endpoint, method, who):
+    path, expected, data = MATRIX[(endpoint, method)]
+    url = path.format(**rows)
+    client = sign_in_as(who, client, as_role)
+    if method == "GET":
+        with client.get(url) as response:  # closes the file a photo is sent from
+            assert_status(response, expected[who])
+        return
+    token = csrf_token(client, "/login" if who == ANON else "/")
+    before = row_counts(app)
+    assert_status(client.post(url, data={**data, "csrf_token": token}), expected[who])
+    assert row_counts(app) == before, "a refused or forbidden POST wrote something"
+
+
+def test_forbidden_page_explains_itself(client, as_role, rows):
+    response = as_role("ranger").get("/users/")
+    assert response.status_code == 403
+    assert b"Your role does not allow this" in response.data
+
+
+def test_anonymous_is_sent_back_after_signing_in(client, users, rows):
+    response = client.get("/deployments/")
+    assert response.status_code == 302
+    login_url = response.headers["Location"]
+    token = csrf_token(client, login_url)
+    response = client.post(
+        login_url, data={"email": "ranger@park.test", "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.headers["Location"] == "/deployments/"
+
+
+def test_deactivated_user_loses_access_at_once(app, client, as_role, users, rows):
+    as_role("researcher")
+    assert client.get("/deployments/").status_code == 200
+    with app.app_context():
+        session = get_session()
+        user = session.get(User, users["researcher"].id)
+        accounts.update_user(session, user, role="researcher", active=False, actor=None)
+        session.commit()
+    assert_status(client.get("/deployments/"), LOGIN)
+
+
+@pytest.mark.parametrize("endpoint", sorted(VALID_POST))
+def test_post_without_csrf_token_is_rejected(app, client, as_role, rows, endpoint):
+    path = next(p for (e, m), (p, _, _) in MATRIX.items() if e == endpoint and m == "POST")
+    url = path.format(**rows)
+    as_role("admin")
+    before = row_counts(app)
+    response = client.post(url, data=VALID_POST[endpoint](rows))
+    assert response.status_code == 400
+    assert b"The form expired or was not sent from this site" in response.data
+    assert row_counts(app) == before
+    assert client.get("/users/").status_code == 200, "still signed in as admin"
+    # The same data with the token goes through: only the token was missing.
+    token = csrf_token(client, "/")
+    response = client.post(url, data={**VALID_POST[endpoint](rows), "csrf_token": token})
+    expected = ACCEPTED.get(endpoint, 302)
+    assert response.status_code == expected, response.get_data(as_text=True)[:500]

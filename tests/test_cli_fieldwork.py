@@ -1,0 +1,245 @@
+"""The field commands: `tracker station add|import`, `tracker deployment add`, `tracker user add`.
+
+Good input prints what was made; bad input prints every reason, exits with status 2 and writes
+nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from conftest import sign_in
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tracker.models import AuditLog, Base, Camera, Deployment, Station, User
+
+GOOD_CSV = "code,name,latitude,longitude,notes\nKP-01,Ridge,43.1,131.9,\nKP-02,Creek,43.2,131.8,\n"
+
+
+def row_counts(app) -> dict[str, int]:
+    """Rows per table, read through a connection of its own (what is committed)."""
+    with app.extensions["tracker.engine"].connect() as conn:
+        return {
+            table.name: conn.scalar(select(func.count()).select_from(table))
+            for table in Base.metadata.sorted_tables
+        }
+
+
+def fetch(app, statement):
+    with Session(app.extensions["tracker.engine"]) as session:
+        return session.execute(statement).all()
+
+
+def invoke(runner, *args: str, input: str | None = None):
+    return runner.invoke(args=list(args), input=input)
+
+
+@pytest.fixture
+def station(runner):
+    result = invoke(runner, "station", "add", "KP-01", "--lat", "43.1", "--lon", "131.9")
+    assert result.exit_code == 0, result.output
+    return "KP-01"
+
+
+# --- station add --------------------------------------------------------------------------------
+
+
+def test_station_add(app, runner):
+    result = invoke(
+        runner, "station", "add", "KP-07", "--lat", "43.12", "--lon", "131.9", "--name", "Ridge"
+    )
+    assert result.exit_code == 0, result.output
+    [(station_id, name, lat, lon)] = fetch(
+        app, select(Station.id, Station.name, Station.latitude, Station.longitude)
+    )
+    assert result.stdout == f"created station KP-07 (id {station_id})\n"
+    assert (name, lat, lon) == ("Ridge", 43.12, 131.9)
+    assert fetch(app, select(AuditLog.action, AuditLog.entity, AuditLog.user_id)) == [
+        ("create", "station", None)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["KP-08", "--lat", "95", "--lon", "131"], "error: latitude: Latitude must be a number"),
+        (["KP-08", "--lat", "43", "--lon", "-200"], "error: longitude: Longitude must be a number"),
+        (["KP 08", "--lat", "43", "--lon", "131"], "error: code: Use 1 to 32 letters"),
+        (["KP-01", "--lat", "43", "--lon", "131"], "error: code: Station KP-01 already exists."),
+        (["KP-08", "--lat", "abc", "--lon", "131"], "'abc' is not a valid float"),
+        (["KP-08", "--lon", "131"], "Missing option '--lat'"),
+    ],
+    ids=["latitude", "longitude", "code", "duplicate", "not-a-number", "missing"],
+)
+def test_station_add_refuses_bad_input(app, runner, station, args, message):
+    before = row_counts(app)
+    result = invoke(runner, "station", "add", *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert result.stdout == ""
+    assert row_counts(app) == before
+
+
+# --- station import -----------------------------------------------------------------------------
+
+
+def test_station_import(app, runner, tmp_path):
+    path = tmp_path / "stations.csv"
+    path.write_text(GOOD_CSV, encoding="utf-8")
+    result = invoke(runner, "station", "import", str(path))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "2 created, 0 updated, 0 unchanged\n"
+    path.write_text(GOOD_CSV.replace("Creek", "Creek mouth") + "KP-03,,44,132,\n")
+    result = invoke(runner, "station", "import", str(path))
+    assert result.stdout == "1 created, 1 updated, 1 unchanged\n"
+    assert dict(fetch(app, select(Station.code, Station.name))) == {
+        "KP-01": "Ridge",
+        "KP-02": "Creek mouth",
+        "KP-03": "",
+    }
+    actions = [a for (a,) in fetch(app, select(AuditLog.action).order_by(AuditLog.id))]
+    assert actions == ["create", "create", "update", "create"]
+
+
+def test_station_import_with_bad_lines_writes_nothing(app, runner, tmp_path):
+    path = tmp_path / "stations.csv"
+    path.write_text(
+        "code,name,latitude,longitude\n"
+        "KP-01,Good,43.1,131.9\n"
+        "KP-02,Bad latitude,north,131.8\n"
+        "KP 03,Bad code,43.3,131.7\n"
+        "KP-04,Good,43.4,131.6\n"
+        "KP-01,Twice,43.1,131.9\n",
+        encoding="utf-8",
+    )
+    result = invoke(runner, "station", "import", str(path))
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "error: line 3: latitude: Latitude must be a number from -90 to 90.",
+        "error: line 4: code: Use 1 to 32 letters, digits or hyphens, starting with a letter or "
+        "digit.",
+        "error: line 6: code: Station KP-01 appears twice in the file.",
+    ]
+    assert all(count == 0 for table, count in row_counts(app).items() if table != "species")
+
+
+def test_station_import_without_the_columns(app, runner, tmp_path):
+    path = tmp_path / "stations.csv"
+    path.write_text("name,lat,lon\nRidge,43,131\n", encoding="utf-8")
+    result = invoke(runner, "station", "import", str(path))
+    assert result.exit_code == 2
+    assert "Missing column(s): code, latitude, longitude." in result.stderr
+    assert fetch(app, select(func.count()).select_from(Station)) == [(0,)]
+
+
+# --- deployment add -----------------------------------------------------------------------------
+
+
+def test_deployment_add_prints_the_id(app, runner, station):
+    result = invoke(
+        runner, "deployment", "add", "--station", "KP-01", "--start", "2024-04-01",
+        "--camera-serial", "H500-1", "--clock-offset", "-30",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    [row] = fetch(
+        app,
+        select(
+            Deployment.id,
+            Deployment.start_date,
+            Deployment.end_date,
+            Deployment.timezone,
+            Deployment.clock_offset_s,
+            Camera.serial,
+        ).join(Camera),
+    )
+    assert result.stdout == f"{row.id}\n"
+    assert row[1:] == (date(2024, 4, 1), None, app.config["TIMEZONE"], -30, "H500-1")
+    assert ("create", "deployment") in fetch(app, select(AuditLog.action, AuditLog.entity))
+
+
+def test_deployment_add_with_end_and_zone(app, runner, station):
+    result = invoke(
+        runner, "deployment", "add", "--station", "KP-01", "--start", "2023-01-01",
+        "--end", "2023-03-31", "--timezone", "Asia/Shanghai",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert fetch(app, select(Deployment.end_date, Deployment.timezone)) == [
+        (date(2023, 3, 31), "Asia/Shanghai")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--station", "KP-01", "--start", "2024-05-01", "--end", "2024-04-30"],
+            "error: end_date: The deployment cannot end before it starts.",
+        ),
+        (["--station", "KP-99", "--start", "2024-05-01"], "error: station: No station with code"),
+        (
+            ["--station", "KP-01", "--start", "2024-05-01", "--timezone", "Mars/Olympus"],
+            "error: timezone: 'Mars/Olympus' is not an IANA time zone",
+        ),
+        (["--station", "KP-01", "--start", "01.05.2024"], "is not a date in the form YYYY-MM-DD"),
+        (
+            ["--station", "KP-01", "--start", "2024-05-01", "--clock-offset", "3000000000"],
+            "error: clock_offset_s: A clock correction of more than 60 years is not plausible.",
+        ),
+        (
+            ["--station", "KP-01", "--start", "2024-06-01", "--camera-serial", "H500-1"],
+            "error: camera_serial: Camera H500-1 is already deployed at station KP-01",
+        ),
+    ],
+    ids=["end-before-start", "unknown-station", "unknown-timezone", "bad-date", "offset", "camera"],
+)
+def test_deployment_add_refuses_bad_input(app, runner, station, args, message):
+    first = ["--station", "KP-01", "--start", "2024-04-01", "--camera-serial", "H500-1"]
+    assert invoke(runner, "deployment", "add", *first).exit_code == 0
+    before = row_counts(app)
+    result = invoke(runner, "deployment", "add", *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert result.stdout == ""
+    assert row_counts(app) == before
+
+
+# --- user add -----------------------------------------------------------------------------------
+
+
+def test_user_add_then_sign_in(app, runner, client):
+    password = "a long field password"
+    result = invoke(
+        runner, "user", "add", "Ranger2@Park.test", "--role", "ranger", "--password-stdin",
+        input=password + "\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "created ranger ranger2@park.test\n"
+    assert fetch(app, select(User.email, User.role, User.active)) == [
+        ("ranger2@park.test", "ranger", True)
+    ]
+    assert fetch(app, select(AuditLog.action, AuditLog.entity)) == [("create", "user")]
+    assert sign_in(client, "ranger2@park.test", "wrong password!").status_code == 200
+    assert sign_in(client, "ranger2@park.test", password).status_code == 302
+    assert client.get("/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("email", "role", "password", "message"),
+    [
+        ("x@park.test", "emperor", "a long password", "'emperor' is not one of"),
+        ("ranger@park.test", "ranger", "a long password", "error: email: A user with email"),
+        ("x@park.test", "ranger", "short", "error: password: Use 10 to 200 characters."),
+        ("not-an-email", "ranger", "a long password", "error: email: Enter a valid email"),
+    ],
+    ids=["bad-role", "duplicate", "short-password", "bad-email"],
+)
+def test_user_add_refuses_bad_input(app, runner, users, email, role, password, message):
+    before = row_counts(app)
+    result = invoke(
+        runner, "user", "add", email, "--role", role, "--password-stdin", input=password + "\n"
+    )
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert row_counts(app) == before

@@ -1,0 +1,43 @@
+"""The leopard camera-trap tracker: a Flask app factory and its parts."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+from tracker import config, db
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: configuration, database, sign-in, blueprints and CLI commands."""
+    instance = config.instance_path()
+    app = Flask(
+        __name__,
+        instance_path=str(instance),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+    )
+    if test_config is None:
+        settings = config.from_environment(instance)
+    else:
+        # Tests say everything they need; nothing leaks in from the developer's environment.
+        settings = config.defaults(instance) | {"TESTING": True} | test_config
+    app.config.from_mapping(config.finish(settings))
+    Path(app.config["MEDIA_DIR"]).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    # exifread logs every oddity of every file it reads; the tracker reports what matters.
+    logging.getLogger("exifread").setLevel(logging.ERROR)
+
+    from tracker.web import register_blueprints
+
+    register_blueprints(app)
+
+    from tracker.cli import register_commands
+
+    register_commands(app)
+    return app

@@ -1,0 +1,215 @@
+"""The `tracker` command: the Flask CLI for this app, plus field and admin commands.
+
+Each command parses its options, calls the same domain function as the web form, commits, and
+prints the result. Bad input prints the reasons and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from tracker import accounts, fieldwork
+from tracker.db import get_session
+from tracker.errors import InvalidInput
+from tracker.models import ROLES
+
+
+def main() -> None:
+    from tracker import create_app
+
+    cli = FlaskGroup(create_app=create_app, help="The leopard camera-trap tracker.")
+    cli.main(prog_name="tracker")
+
+
+def register_commands(app: Flask) -> None:
+    for command in (
+        db_group,
+        user_group,
+        station_group,
+        deployment_group,
+    ):
+        app.cli.add_command(command)
+    from tracker import demo
+
+    app.cli.add_command(demo.demo_command)
+
+
+def fail(exc: InvalidInput) -> None:
+    """Print every reason input was refused, and exit with the usage-error status."""
+    for field, message in exc.errors.items():
+        click.echo(f"error: {field}: {message}", err=True)
+    sys.exit(2)
+
+
+def database_url() -> str:
+    return current_app.config["DATABASE_URL"]
+
+
+def _migrate():
+    # Alembic is imported only by the commands that need it: it doubles every command's start-up.
+    from tracker import migrate
+
+    return migrate
+
+
+@click.group("db")
+def db_group() -> None:
+    """Schema migrations of the configured database."""
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    _migrate().upgrade(database_url(), revision)
+    click.echo(f"database at {_migrate().current(database_url()) or 'empty'}")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION (e.g. -1, or base)."""
+    _migrate().downgrade(database_url(), revision)
+
+
+@db_group.command("check")
+@with_appcontext
+def db_check() -> None:
+    """Exit non-zero when the models and the migrations differ."""
+    problem = _migrate().check(database_url())
+    if problem:
+        click.echo(f"models and migrations differ: {problem}", err=True)
+        sys.exit(1)
+    click.echo("models and migrations agree")
+
+
+@db_group.command("current")
+@with_appcontext
+def db_current() -> None:
+    """Show the revision the database is at."""
+    click.echo(_migrate().current(database_url()) or "no revision (empty database)")
+
+
+@db_group.command("revision")
+@click.option("-m", "--message", required=True)
+@with_appcontext
+def db_revision(message: str) -> None:
+    """Write a new migration from the difference between models and database."""
+    _migrate().revision(database_url(), message)
+
+
+@click.group("user")
+def user_group() -> None:
+    """User accounts."""
+
+
+@user_group.command("add")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def user_add(email: str, role: str, password_stdin: bool) -> None:
+    """Create an account; prompts for the password unless --password-stdin."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    session = get_session()
+    try:
+        user = accounts.create_user(session, email, password, role)
+    except InvalidInput as exc:
+        fail(exc)
+    session.commit()
+    click.echo(f"created {user.role} {user.email}")
+
+
+@click.group("station")
+def station_group() -> None:
+    """Camera stations."""
+
+
+@station_group.command("add")
+@click.argument("code")
+@click.option("--lat", "latitude", type=float, required=True)
+@click.option("--lon", "longitude", type=float, required=True)
+@click.option("--name", default="")
+@with_appcontext
+def station_add(code: str, latitude: float, longitude: float, name: str) -> None:
+    """Create a station with code CODE."""
+    session = get_session()
+    try:
+        station = fieldwork.create_station(
+            session, code=code, latitude=latitude, longitude=longitude, name=name
+        )
+    except InvalidInput as exc:
+        fail(exc)
+    session.commit()
+    click.echo(f"created station {station.code} (id {station.id})")
+
+
+@station_group.command("import")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@with_appcontext
+def station_import(csv_file) -> None:
+    """Create or update stations from a CSV file (code, name, latitude, longitude)."""
+    session = get_session()
+    try:
+        result = fieldwork.import_stations(session, csv_file.read())
+    except InvalidInput as exc:
+        fail(exc)
+    session.commit()
+    click.echo(
+        f"{len(result.created)} created, {len(result.updated)} updated, "
+        f"{len(result.unchanged)} unchanged"
+    )
+
+
+@click.group("deployment")
+def deployment_group() -> None:
+    """Camera deployments."""
+
+
+class IsoDate(click.ParamType):
+    name = "YYYY-MM-DD"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a date in the form YYYY-MM-DD", param, ctx)
+
+
+@deployment_group.command("add")
+@click.option("--station", "station_code", required=True, help="Station code.")
+@click.option("--start", "start_date", type=IsoDate(), required=True)
+@click.option("--end", "end_date", type=IsoDate(), default=None)
+@click.option("--timezone", default=None, help="IANA time zone (default TRACKER_TIMEZONE).")
+@click.option("--camera-serial", default="")
+@click.option("--clock-offset", "clock_offset_s", type=int, default=0, help="Seconds to add.")
+@with_appcontext
+def deployment_add(station_code, start_date, end_date, timezone, camera_serial, clock_offset_s):
+    """Create a deployment and print its id."""
+    session = get_session()
+    data = fieldwork.DeploymentInput(
+        start_date=start_date,
+        end_date=end_date,
+        timezone=timezone or current_app.config["TIMEZONE"],
+        camera_serial=camera_serial,
+        clock_offset_s=clock_offset_s,
+    )
+    try:
+        station = fieldwork.station_by_code(session, station_code)
+        deployment = fieldwork.create_deployment(session, station, data)
+    except InvalidInput as exc:
+        fail(exc)
+    session.commit()
+    click.echo(deployment.id)

@@ -1,0 +1,310 @@
+"""Field set-up: stations, cameras and deployments, with the validation the forms and CLI share.
+
+Every function takes the session, flushes, and leaves the commit to its caller. Bad input raises
+InvalidInput with a message per field, before anything is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker import audit
+from tracker.errors import InvalidInput
+from tracker.models import Camera, Deployment, Station, User
+
+# Letters, digits and hyphens: a station code is a detector name in capture-recapture files,
+# where spaces and underscores break the readers.
+STATION_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")
+MAX_NAME = 120
+MAX_NOTES = 5000
+MAX_SERIAL = 64
+# Under 2**31: the column is a 32-bit integer on PostgreSQL. 60 years still covers a camera whose
+# clock fell back to 1970 after a battery change.
+MAX_CLOCK_OFFSET_S = 60 * 365 * 86400
+
+
+def _check_station_fields(
+    name: str, latitude: float | None, longitude: float | None, notes: str
+) -> dict[str, str]:
+    errors = {}
+    if len(name) > MAX_NAME:
+        errors["name"] = f"Use at most {MAX_NAME} characters."
+    if latitude is None or not math.isfinite(latitude) or not -90 <= latitude <= 90:
+        errors["latitude"] = "Latitude must be a number from -90 to 90."
+    if longitude is None or not math.isfinite(longitude) or not -180 <= longitude <= 180:
+        errors["longitude"] = "Longitude must be a number from -180 to 180."
+    if len(notes) > MAX_NOTES:
+        errors["notes"] = f"Use at most {MAX_NOTES} characters."
+    return errors
+
+
+def _check_code(session: Session, code: str) -> dict[str, str]:
+    if not STATION_CODE_RE.match(code):
+        return {"code": "Use 1 to 32 letters, digits or hyphens, starting with a letter or digit."}
+    if session.scalar(select(Station.id).where(Station.code == code)):
+        return {"code": f"Station {code} already exists."}
+    return {}
+
+
+def create_station(
+    session: Session,
+    *,
+    code: str,
+    latitude: float | None,
+    longitude: float | None,
+    name: str = "",
+    notes: str = "",
+    actor: User | None = None,
+) -> Station:
+    code, name, notes = code.strip(), name.strip(), notes.strip()
+    errors = _check_code(session, code) | _check_station_fields(name, latitude, longitude, notes)
+    if errors:
+        raise InvalidInput(errors)
+    station = Station(code=code, name=name, latitude=latitude, longitude=longitude, notes=notes)
+    session.add(station)
+    session.flush()
+    audit.record(session, actor, "create", "station", station.id, code=code)
+    return station
+
+
+def update_station(
+    session: Session,
+    station: Station,
+    *,
+    name: str,
+    latitude: float | None,
+    longitude: float | None,
+    notes: str = "",
+    actor: User | None = None,
+) -> dict:
+    """Change a station's description; its code is stable and never changes."""
+    name, notes = name.strip(), notes.strip()
+    errors = _check_station_fields(name, latitude, longitude, notes)
+    if errors:
+        raise InvalidInput(errors)
+    values = {"name": name, "latitude": latitude, "longitude": longitude, "notes": notes}
+    diff = audit.changes(station, values)
+    if diff:
+        for key, value in values.items():
+            setattr(station, key, value)
+        audit.record(session, actor, "update", "station", station.id, changes=diff)
+    return diff
+
+
+@dataclass
+class StationImport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def import_stations(session: Session, text: str, actor: User | None = None) -> StationImport:
+    """Create or update stations from CSV (code, name, latitude, longitude[, notes]).
+
+    All or nothing: if any line is bad, every bad line is reported and nothing is written.
+    """
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip().lower() for h in reader.fieldnames or []]
+    missing = {"code", "latitude", "longitude"} - set(header)
+    if missing:
+        raise InvalidInput({"file": f"Missing column(s): {', '.join(sorted(missing))}."})
+    reader.fieldnames = header
+    result, errors, seen = StationImport(), {}, set()
+    for line, row in enumerate(reader, start=2):
+        code = (row.get("code") or "").strip()
+        try:
+            fields = _station_row(row)
+            if code in seen:
+                raise InvalidInput({"code": f"Station {code} appears twice in the file."})
+            seen.add(code)
+            _import_row(session, code, fields, result, actor)
+        except InvalidInput as exc:
+            errors[f"line {line}"] = str(exc)
+    if errors:
+        raise InvalidInput(errors)
+    return result
+
+
+def _station_row(row: dict) -> dict:
+    parsed = {"name": (row.get("name") or "").strip(), "notes": (row.get("notes") or "").strip()}
+    for key in ("latitude", "longitude"):
+        try:
+            parsed[key] = float((row.get(key) or "").strip())
+        except ValueError:
+            parsed[key] = None
+    return parsed
+
+
+def _import_row(session, code, fields, result, actor) -> None:
+    station = session.scalar(select(Station).where(Station.code == code))
+    if station is None:
+        create_station(session, code=code, actor=actor, **fields)
+        result.created.append(code)
+    elif update_station(session, station, actor=actor, **fields):
+        result.updated.append(code)
+    else:
+        result.unchanged.append(code)
+
+
+def station_by_code(session: Session, code: str) -> Station:
+    station = session.scalar(select(Station).where(Station.code == code.strip()))
+    if station is None:
+        raise InvalidInput({"station": f"No station with code {code!r}."})
+    return station
+
+
+def valid_timezone(name: str) -> bool:
+    if name not in available_timezones():
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def camera_for_serial(session: Session, serial: str | None) -> Camera | None:
+    """The camera with this serial number, registered on first use; None when unknown."""
+    serial = (serial or "").strip()
+    if not serial:
+        return None
+    camera = session.scalar(select(Camera).where(Camera.serial == serial))
+    if camera is None:
+        camera = Camera(serial=serial)
+        session.add(camera)
+        session.flush()
+    return camera
+
+
+@dataclass
+class DeploymentInput:
+    """What a person says about a deployment, before it is checked."""
+
+    start_date: date | None
+    end_date: date | None = None
+    timezone: str = "Asia/Vladivostok"
+    camera_serial: str = ""
+    clock_offset_s: int = 0
+    notes: str = ""
+
+
+def _check_deployment(
+    session: Session, data: DeploymentInput, deployment_id: int | None
+) -> dict[str, str]:
+    errors = {}
+    if data.start_date is None:
+        errors["start_date"] = "Enter the start date (YYYY-MM-DD)."
+    elif data.end_date is not None and data.end_date < data.start_date:
+        errors["end_date"] = "The deployment cannot end before it starts."
+    if not valid_timezone(data.timezone):
+        errors["timezone"] = f"{data.timezone!r} is not an IANA time zone (e.g. Asia/Vladivostok)."
+    if len(data.camera_serial.strip()) > MAX_SERIAL:
+        errors["camera_serial"] = f"Use at most {MAX_SERIAL} characters."
+    if abs(data.clock_offset_s) > MAX_CLOCK_OFFSET_S:
+        errors["clock_offset_s"] = "A clock correction of more than 60 years is not plausible."
+    if len(data.notes) > MAX_NOTES:
+        errors["notes"] = f"Use at most {MAX_NOTES} characters."
+    if not errors and data.camera_serial.strip():
+        clash = _camera_elsewhere(session, data, deployment_id)
+        if clash is not None:
+            errors["camera_serial"] = (
+                f"Camera {data.camera_serial.strip()} is already deployed at station "
+                f"{clash.station.code} from {clash.start_date} in that period."
+            )
+    return errors
+
+
+def _camera_elsewhere(session, data: DeploymentInput, deployment_id) -> Deployment | None:
+    """Another deployment of the same camera overlapping this period (a camera is in one place)."""
+    query = (
+        select(Deployment)
+        .join(Camera)
+        .where(Camera.serial == data.camera_serial.strip())
+        .where((Deployment.end_date.is_(None)) | (Deployment.end_date >= data.start_date))
+    )
+    if data.end_date is not None:
+        query = query.where(Deployment.start_date <= data.end_date)
+    if deployment_id is not None:
+        query = query.where(Deployment.id != deployment_id)
+    return session.scalars(query.limit(1)).first()
+
+
+def create_deployment(
+    session: Session, station: Station, data: DeploymentInput, actor: User | None = None
+) -> Deployment:
+    errors = _check_deployment(session, data, None)
+    if errors:
+        raise InvalidInput(errors)
+    deployment = Deployment(
+        station=station,
+        camera=camera_for_serial(session, data.camera_serial),
+        start_date=data.start_date,
+        end_date=data.end_date,
+        timezone=data.timezone,
+        clock_offset_s=data.clock_offset_s,
+        notes=data.notes.strip(),
+    )
+    session.add(deployment)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "create",
+        "deployment",
+        deployment.id,
+        station=station.code,
+        start=str(data.start_date),
+        end=str(data.end_date) if data.end_date else None,
+    )
+    return deployment
+
+
+def update_deployment(
+    session: Session, deployment: Deployment, data: DeploymentInput, actor: User | None = None
+) -> dict:
+    errors = _check_deployment(session, data, deployment.id)
+    if errors:
+        raise InvalidInput(errors)
+    camera = camera_for_serial(session, data.camera_serial)
+    values = {
+        "start_date": data.start_date,
+        "end_date": data.end_date,
+        "timezone": data.timezone,
+        "clock_offset_s": data.clock_offset_s,
+        "notes": data.notes.strip(),
+        "camera_id": camera.id if camera else None,
+    }
+    diff = audit.changes(deployment, values)
+    if diff:
+        for key, value in values.items():
+            setattr(deployment, key, value)
+        audit.record(session, actor, "update", "deployment", deployment.id, changes=diff)
+    return diff
+
+
+def close_deployment(
+    session: Session, deployment: Deployment, end_date: date | None, actor: User | None = None
+) -> None:
+    """End an active deployment on the day the camera was taken down."""
+    if deployment.end_date is not None:
+        raise InvalidInput({"end_date": f"This deployment already ended on {deployment.end_date}."})
+    data = DeploymentInput(
+        start_date=deployment.start_date,
+        end_date=end_date,
+        timezone=deployment.timezone,
+        camera_serial=deployment.camera.serial or "" if deployment.camera else "",
+        clock_offset_s=deployment.clock_offset_s,
+        notes=deployment.notes,
+    )
+    if end_date is None:
+        raise InvalidInput({"end_date": "Enter the date the camera was taken down."})
+    update_deployment(session, deployment, data, actor)

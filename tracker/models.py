@@ -1,0 +1,331 @@
+"""The data model, named after Camtrap DP where it has a name.
+
+Station = `locationID`, Image = `media`, Sighting = `observation`. All times are stored in UTC;
+what a camera wrote is kept as text beside the corrected value, because camera clocks drift and a
+correction may be revised later.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ROLES = ("ranger", "researcher", "admin")
+SEXES = ("female", "male", "unknown")
+LIFE_STAGES = ("adult", "subadult", "cub")
+FLANKS = ("left", "right", "both")
+SPECIES_KINDS = ("animal", "human", "blank", "vehicle", "unknown")
+LOCATION_SOURCES = ("exif", "station")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out; stored naive in UTC on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: say which time zone it is in")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, date: Date, dict: JSON, list: JSON}
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    # Flask-Login's protocol, kept here so the model is the one place that knows it.
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per account and per client address, to slow down password guessing."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+
+
+class Station(Base):
+    """A camera-trap location (Camtrap DP `locationID` = code)."""
+
+    __tablename__ = "station"
+    __table_args__ = (
+        CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude"),
+        CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    latitude: Mapped[float]
+    longitude: Mapped[float]
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    deployments: Mapped[list[Deployment]] = relationship(
+        back_populates="station", order_by="Deployment.start_date"
+    )
+
+
+class Camera(Base):
+    __tablename__ = "camera"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Unique when known; several cameras may have no recorded serial (NULLs do not collide).
+    serial: Mapped[str | None] = mapped_column(String(64), unique=True)
+    make: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(64))
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+
+class Deployment(Base):
+    """A camera at a station from start to end (end empty while active).
+
+    Dates are local to the deployment's time zone; the clock correction (seconds) is added to
+    every time the camera wrote.
+    """
+
+    __tablename__ = "deployment"
+    __table_args__ = (
+        CheckConstraint("end_date IS NULL OR end_date >= start_date", name="period"),
+        Index("ix_deployment_station_start", "station_id", "start_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    station_id: Mapped[int] = mapped_column(ForeignKey("station.id", ondelete="RESTRICT"))
+    camera_id: Mapped[int | None] = mapped_column(ForeignKey("camera.id", ondelete="SET NULL"))
+    start_date: Mapped[date]
+    end_date: Mapped[date | None]
+    timezone: Mapped[str] = mapped_column(String(64))
+    clock_offset_s: Mapped[int] = mapped_column(default=0)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    station: Mapped[Station] = relationship(back_populates="deployments")
+    camera: Mapped[Camera | None] = relationship()
+
+    @property
+    def is_active(self) -> bool:
+        return self.end_date is None
+
+
+class Image(Base):
+    """One stored camera-trap photo (Camtrap DP `media`)."""
+
+    __tablename__ = "image"
+    __table_args__ = (
+        CheckConstraint(_in("location_source", LOCATION_SOURCES), name="location_source"),
+        Index("ix_image_deployment_taken", "deployment_id", "taken_at_utc"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The database, not a check before insert, keeps a photo from landing twice.
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    stored_path: Mapped[str] = mapped_column(String(255))
+    original_filename: Mapped[str] = mapped_column(String(255))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    # Exactly what the camera wrote, untouched, e.g. "2019:04:04 10:04:12".
+    taken_at_raw: Mapped[str | None] = mapped_column(String(32))
+    utc_offset: Mapped[str | None] = mapped_column(String(6))
+    taken_at_utc: Mapped[datetime | None]
+    timestamp_issue: Mapped[str | None] = mapped_column(String(200))
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    altitude: Mapped[float | None]
+    location_source: Mapped[str] = mapped_column(String(8), default="station")
+    camera_make: Mapped[str | None] = mapped_column(String(64))
+    camera_model: Mapped[str | None] = mapped_column(String(64))
+    camera_serial: Mapped[str | None] = mapped_column(String(64))
+    exif: Mapped[dict] = mapped_column(default=dict)
+    tags: Mapped[list] = mapped_column(default=list)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id", ondelete="RESTRICT"))
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    deployment: Mapped[Deployment] = relationship()
+    uploaded_by: Mapped[User | None] = relationship()
+
+
+class Species(Base):
+    __tablename__ = "species"
+    __table_args__ = (CheckConstraint(_in("kind", SPECIES_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scientific_name: Mapped[str] = mapped_column(String(120), unique=True)
+    common_name: Mapped[str] = mapped_column(String(120))
+    # Camtrap DP observationType: a blank frame or a person is not an animal observation.
+    kind: Mapped[str] = mapped_column(String(16), default="animal")
+    # Species created from photo tags wait for an admin to confirm or merge them.
+    confirmed: Mapped[bool] = mapped_column(default=True)
+
+
+individual_reference_image = Table(
+    "individual_reference_image",
+    Base.metadata,
+    Column("individual_id", ForeignKey("individual.id", ondelete="CASCADE"), primary_key=True),
+    Column("image_id", ForeignKey("image.id", ondelete="CASCADE"), primary_key=True),
+    Column("flank", String(8), nullable=True),
+)
+
+
+class Individual(Base):
+    """One known animal, identified from its rosette pattern (Camtrap DP `individualID` = code)."""
+
+    __tablename__ = "individual"
+    __table_args__ = (CheckConstraint(_in("sex", SEXES), name="sex"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    sex: Mapped[str] = mapped_column(String(8), default="unknown")
+    species_id: Mapped[int] = mapped_column(ForeignKey("species.id", ondelete="RESTRICT"))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    species: Mapped[Species] = relationship()
+    reference_images: Mapped[list[Image]] = relationship(secondary=individual_reference_image)
+
+
+sighting_image = Table(
+    "sighting_image",
+    Base.metadata,
+    Column("sighting_id", ForeignKey("sighting.id", ondelete="CASCADE"), primary_key=True),
+    Column("image_id", ForeignKey("image.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_sighting_image_image", "image_id"),
+)
+
+
+class Sighting(Base):
+    """One observation of one kind of animal (Camtrap DP `observation`).
+
+    The individual may be unknown: an unidentified leopard is still a sighting.
+    """
+
+    __tablename__ = "sighting"
+    __table_args__ = (
+        CheckConstraint("count >= 1", name="count"),
+        CheckConstraint("sex IS NULL OR " + _in("sex", SEXES), name="sex"),
+        CheckConstraint("life_stage IS NULL OR " + _in("life_stage", LIFE_STAGES), name="stage"),
+        CheckConstraint("flank IS NULL OR " + _in("flank", FLANKS), name="flank"),
+        CheckConstraint("event_end >= event_start", name="period"),
+        Index("ix_sighting_deployment_start", "deployment_id", "event_start"),
+        Index("ix_sighting_species_start", "species_id", "event_start"),
+        Index("ix_sighting_individual", "individual_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    species_id: Mapped[int] = mapped_column(ForeignKey("species.id", ondelete="RESTRICT"))
+    individual_id: Mapped[int | None] = mapped_column(
+        ForeignKey("individual.id", ondelete="SET NULL")
+    )
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id", ondelete="RESTRICT"))
+    event_start: Mapped[datetime]
+    event_end: Mapped[datetime]
+    count: Mapped[int] = mapped_column(default=1)
+    life_stage: Mapped[str | None] = mapped_column(String(10))
+    sex: Mapped[str | None] = mapped_column(String(8))
+    flank: Mapped[str | None] = mapped_column(String(8))
+    comments: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(8), default="manual")
+    logged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    logged_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    species: Mapped[Species] = relationship()
+    individual: Mapped[Individual | None] = relationship()
+    deployment: Mapped[Deployment] = relationship()
+    images: Mapped[list[Image]] = relationship(secondary=sighting_image)
+    logged_by: Mapped[User | None] = relationship()
+
+
+class AuditLog(Base):
+    """Who did what to which record, and when; details hold before/after values."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(32))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict] = mapped_column(default=dict)
+
+    user: Mapped[User | None] = relationship()
+
+
+SEED_SPECIES = (
+    ("Panthera pardus orientalis", "Amur leopard", "animal"),
+    ("Panthera tigris altaica", "Amur tiger", "animal"),
+    ("Cervus nippon", "Sika deer", "animal"),
+    ("Capreolus pygargus", "Siberian roe deer", "animal"),
+    ("Sus scrofa", "Wild boar", "animal"),
+    ("Lepus mandshuricus", "Manchurian hare", "animal"),
+    ("Homo sapiens", "Human", "human"),
+    ("Blank", "Blank (empty frame)", "blank"),
+)
+LEOPARD = SEED_SPECIES[0][0]

@@ -1,0 +1,69 @@
+"""Blueprints, sign-in and CSRF protection for the web app."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Flask, abort
+from flask_login import LoginManager, current_user, login_required
+from flask_wtf.csrf import CSRFProtect
+
+from tracker import accounts
+from tracker.db import get_session
+from tracker.models import User
+
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Please sign in to see that page."
+login_manager.login_message_category = "info"
+csrf = CSRFProtect()
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    user = get_session().get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.active else None
+
+
+def requires(permission: str):
+    """A view for signed-in users holding `permission`: others get sign-in or a 403 page."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if not accounts.can(current_user, permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def register_blueprints(app: Flask) -> None:
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    from tracker.web import (
+        auth,
+        deployments,
+        errors,
+        individuals,
+        main,
+        stations,
+        users,
+    )
+
+    for module in (auth, main, stations, deployments, individuals, users, errors):
+        app.register_blueprint(module.bp)
+
+    @app.context_processor
+    def permissions():
+        return {"can": lambda permission: accounts.can(current_user, permission)}
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response

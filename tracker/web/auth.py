@@ -1,0 +1,67 @@
+"""Sign-in and sign-out."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField
+from wtforms.validators import DataRequired, Length
+
+from tracker import accounts
+from tracker.db import get_session
+from tracker.errors import SignInRefused
+
+bp = Blueprint("auth", __name__)
+
+
+class SignInForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+    remember = BooleanField("Keep me signed in on this device")
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: a crafted ?next= must not send a ranger to another site.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target if not urlsplit(target).netloc else url_for("main.dashboard")
+    return url_for("main.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.dashboard"))
+    form = SignInForm()
+    status = 200
+    if form.validate_on_submit():
+        session = get_session()
+        try:
+            user = accounts.authenticate(
+                session,
+                form.email.data,
+                form.password.data,
+                request.remote_addr or "unknown",
+                free_attempts=current_app.config["LOGIN_FREE_ATTEMPTS"],
+                max_delay=current_app.config["LOGIN_MAX_DELAY_SECONDS"],
+            )
+        except SignInRefused as exc:
+            session.commit()  # the failure count must stick
+            flash(str(exc), "error")
+            status = 429 if exc.retry_after else 200
+        else:
+            session.commit()
+            login_user(user, remember=form.remember.data)
+            return redirect(_safe_next(request.args.get("next")))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))

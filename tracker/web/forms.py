@@ -1,0 +1,17 @@
+"""Shared form plumbing: domain errors land next to the fields they are about."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+
+from tracker.errors import InvalidInput
+
+
+def show_errors(form: FlaskForm, exc: InvalidInput) -> None:
+    """Attach each refused field's message to the form field, or to the form as a whole."""
+    for name, message in exc.errors.items():
+        field = getattr(form, name, None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = [*field.errors, message]
+        else:
+            form.form_errors.append(f"{name}: {message}" if name != "form" else message)
