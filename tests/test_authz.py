@@ -7,17 +7,19 @@ without an entry here fails `test_matrix_covers_every_route` until someone decid
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, datetime
 from urllib.parse import urlsplit
 
 import pytest
 from conftest import PASSWORD, PASSWORD_HASH, csrf_token
 from sqlalchemy import func, select
 
-from tracker import accounts, fieldwork
+from tracker import accounts, fieldwork, ingest, sources
 from tracker.db import get_session
-from tracker.models import Base, User
+from tracker.models import Base, Image, User
+from tracker.synthetic import jpeg_bytes
 
+TAKEN = datetime(2024, 4, 10, 22, 15)
 ANON = "anonymous"
 WHO = (ANON, "ranger", "researcher", "admin")
 # A string is a 302 redirect to that path.
@@ -33,6 +35,7 @@ VIEW = _roles(LOGIN, 200, 200, 200)
 MANAGE = _roles(LOGIN, 403, 403, 200)
 REFUSED = _roles(LOGIN, 403, 403, 400)  # an admin's bad submission is refused with 400
 IMPORT = _roles(LOGIN, 403, 403, "to /stations/")
+UPLOAD = _roles(LOGIN, 200, 403, 200)
 
 # (endpoint, method) -> (path, expected per visitor, POST data: valid CSRF token, bad values).
 # {station}, {deployment}, {image} and {user} are filled in with the ids of rows made by `rows`.
@@ -61,6 +64,13 @@ MATRIX = {
     ),
     ("deployments.close", "GET"): ("/deployments/{deployment}/close", MANAGE, None),
     ("deployments.close", "POST"): ("/deployments/{deployment}/close", REFUSED, {"end_date": ""}),
+    ("images.upload", "GET"): ("/upload", UPLOAD, None),
+    ("images.upload", "POST"): ("/upload", _roles(LOGIN, 400, 403, 400), {"deployment": ""}),
+    ("images.index", "GET"): ("/images/", VIEW, None),
+    ("images.detail", "GET"): ("/images/{image}", VIEW, None),
+    ("images.thumb", "GET"): ("/images/{image}/thumb", VIEW, None),
+    ("images.preview", "GET"): ("/images/{image}/preview", VIEW, None),
+    ("images.original", "GET"): ("/images/{image}/original", VIEW, None),
     ("individuals.index", "GET"): ("/individuals/", VIEW, None),
     ("users.index", "GET"): ("/users/", MANAGE, None),
     ("users.create", "GET"): ("/users/new", MANAGE, None),
@@ -70,8 +80,8 @@ MATRIX = {
 }
 
 # Data each POST route would accept, to show that a missing CSRF token alone stops it.
-# Accepted submissions redirect, unless listed in ACCEPTED with the status they answer.
-ACCEPTED: dict[str, int] = {}
+# Accepted submissions redirect, except an upload, which answers with its report.
+ACCEPTED = {"images.upload": 200}
 VALID_POST = {
     "auth.login": lambda ids: {"email": "admin@park.test", "password": PASSWORD},
     "auth.logout": lambda ids: {},
@@ -100,6 +110,10 @@ VALID_POST = {
         "confirm": "a long enough password",
     },
     "users.edit": lambda ids: {"role": "researcher", "active": "y"},
+    "images.upload": lambda ids: {
+        "deployment": str(ids["deployment"]),
+        "files": (io.BytesIO(jpeg_bytes(TAKEN, seed=2)), "IMG_0002.JPG"),
+    },
 }
 
 
@@ -119,7 +133,10 @@ def rows(app, users) -> dict[str, int]:
         user = User(email="someone@park.test", password_hash=PASSWORD_HASH, role="ranger")
         session.add(user)
         session.commit()
-        return {"station": station.id, "deployment": deployment.id, "user": user.id}
+        photo = sources.Item("IMG_0001.JPG", jpeg_bytes(TAKEN, seed=1))
+        ingest.ingest(session, [photo], deployment, app.config["MEDIA_DIR"])
+        image = session.scalar(select(Image.id))
+        return {"station": station.id, "deployment": deployment.id, "image": image, "user": user.id}
 
 
 def row_counts(app) -> dict[str, int]:

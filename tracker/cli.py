@@ -6,8 +6,11 @@ prints the result. Bad input prints the reasons and exits with status 2.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 from datetime import date
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -32,6 +35,9 @@ def register_commands(app: Flask) -> None:
         user_group,
         station_group,
         deployment_group,
+        import_command,
+        inspect_command,
+        previews_command,
     ):
         app.cli.add_command(command)
     from tracker import demo
@@ -213,3 +219,127 @@ def deployment_add(station_code, start_date, end_date, timezone, camera_serial, 
         fail(exc)
     session.commit()
     click.echo(deployment.id)
+
+
+def _resolve_deployment(session, deployment_id: int | None, station_code: str | None):
+    try:
+        return fieldwork.deployment_for_upload(session, deployment_id, station_code)
+    except InvalidInput as exc:
+        fail(exc)
+
+
+@click.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--deployment", "deployment_id", type=int, help="Deployment id.")
+@click.option("--station", "station_code", help="Station code: its active deployment is used.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file, then a summary.")
+@with_appcontext
+def import_command(paths, deployment_id, station_code, as_json):
+    """Import images from files, folders (recursively) and zips.
+
+    Exit status: 0 when nothing was rejected, 1 when some files were rejected, 2 on a usage error.
+    """
+    from tracker import ingest, sources
+
+    if (deployment_id is None) == (station_code is None):
+        click.echo("error: give exactly one of --deployment ID or --station CODE", err=True)
+        sys.exit(2)
+    session = get_session()
+    deployment = _resolve_deployment(session, deployment_id, station_code)
+    limits = ingest.Limits()
+    items = sources.path_items(paths, sources.ZipLimits(max_file_bytes=limits.max_file_bytes))
+    show = _json_line if as_json else _ImportProgress()
+    report = ingest.ingest(
+        session, items, deployment, current_app.config["MEDIA_DIR"], limits=limits, on_outcome=show
+    )
+    if as_json:
+        click.echo(json.dumps({"summary": report.summary, "deployment_id": deployment.id}))
+    else:
+        show.finish(report)
+    sys.exit(1 if report.count("rejected") else 0)
+
+
+def _json_line(outcome) -> None:
+    fields = ("path", "status", "image_id", "reason")
+    values = (outcome.name, outcome.status, outcome.image_id, outcome.reason)
+    click.echo(json.dumps(dict(zip(fields, values, strict=True))))
+
+
+class _ImportProgress:
+    """A running count on a terminal; rejected files are named as they happen."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stdout.isatty()
+        self.seen = 0
+
+    def __call__(self, outcome) -> None:
+        self.seen += 1
+        if outcome.status == "rejected":
+            click.echo(f"\rrejected {outcome.name}: {outcome.reason}", err=True)
+        if self.tty and self.seen % 10 == 0:
+            click.echo(f"\r{self.seen} files read...", nl=False)
+
+    def finish(self, report) -> None:
+        if self.tty:
+            click.echo("\r", nl=False)
+        s = report.summary
+        click.echo(
+            f"{s['added']} added, {s['duplicate']} already present, {s['rejected']} rejected"
+        )
+
+
+@click.command("inspect")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
+def inspect_command(paths, as_json):
+    """Show what the tracker reads from files and folders, without touching the database."""
+    from tracker import exif
+
+    for path in _files(paths):
+        data = path.read_bytes()
+        found = exif.to_json_dict(str(path), hashlib.sha256(data).hexdigest(), exif.read_exif(path))
+        if as_json:
+            click.echo(json.dumps(found))
+        else:
+            click.echo(_describe(found))
+
+
+def _files(paths):
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file())
+        else:
+            yield path
+
+
+def _describe(found: dict) -> str:
+    if found["error"]:
+        return f"{found['path']}: UNREADABLE: {found['error']}"
+    place = (
+        f"{found['latitude']:.6f}, {found['longitude']:.6f}"
+        if found["latitude"] is not None
+        else "no GPS"
+    )
+    camera = " ".join(filter(None, (found["make"], found["model"]))) or "unknown camera"
+    taken = found["taken_at"] or "no time"
+    offset = f" {found['utc_offset']}" if found["utc_offset"] else ""
+    tags = f" tags: {', '.join(found['tags'])}" if found["tags"] else ""
+    return f"{found['path']}: {taken}{offset}, {place}, {camera}{tags}"
+
+
+@click.command("previews")
+@click.option("--workers", type=int, default=None, help="Processes (default: one per core).")
+@with_appcontext
+def previews_command(workers: int | None) -> None:
+    """Make the missing thumbnails and previews of all images, spread over the cores."""
+    from sqlalchemy import select
+
+    from tracker import previews
+    from tracker.models import Image
+
+    hashes = list(get_session().scalars(select(Image.sha256)))
+    failures = previews.make_missing(current_app.config["MEDIA_DIR"], hashes, workers)
+    for failure in failures:
+        click.echo(f"could not make a preview: {failure}", err=True)
+    click.echo(f"{len(hashes) - len(failures)} images have previews")
+    sys.exit(1 if failures else 0)

@@ -308,3 +308,31 @@ def close_deployment(
     if end_date is None:
         raise InvalidInput({"end_date": "Enter the date the camera was taken down."})
     update_deployment(session, deployment, data, actor)
+
+
+def deployment_for_upload(
+    session: Session, deployment_id: int | None, station_code: str | None
+) -> Deployment:
+    """The deployment named by id, or the one active deployment at the station with that code."""
+    if deployment_id is not None:
+        deployment = session.get(Deployment, deployment_id)
+        if deployment is None:
+            raise InvalidInput({"deployment": f"No deployment with id {deployment_id}."})
+        return deployment
+    station = station_by_code(session, station_code or "")
+    active = session.scalars(
+        select(Deployment).where(Deployment.station_id == station.id, Deployment.end_date.is_(None))
+    ).all()
+    if not active:
+        raise InvalidInput(
+            {"station": f"Station {station.code} has no active deployment; choose a deployment."}
+        )
+    if len(active) > 1:
+        ids = ", ".join(str(d.id) for d in active)
+        raise InvalidInput(
+            {
+                "station": f"Station {station.code} has {len(active)} active deployments ({ids}); "
+                "choose one."
+            }
+        )
+    return active[0]

@@ -48,13 +48,14 @@ def register_blueprints(app: Flask) -> None:
         auth,
         deployments,
         errors,
+        images,
         individuals,
         main,
         stations,
         users,
     )
 
-    for module in (auth, main, stations, deployments, individuals, users, errors):
+    for module in (auth, main, images, stations, deployments, individuals, users, errors):
         app.register_blueprint(module.bp)
 
     @app.context_processor

@@ -1,0 +1,170 @@
+"""Ingest and preview speed, each against a baseline measured in the same run.
+
+1. Import: `tracker import` of N generated 5 MP camera-trap JPEGs (hash, metadata, committed rows,
+   into a fresh SQLite database) against exiftool's own batch read of the same files
+   (`exiftool -fast2 -n -json -DateTimeOriginal -GPSLatitude -GPSLongitude DIR`).
+   Target: import at least as fast as exiftool's read alone (ratio >= 1.0).
+2. Previews: `tracker previews` (preview + thumbnail for every image, over all cores) against
+   Pillow's draft decode of the same files at the preview's scale, over the same cores.
+   Target: previews within 1.25x the time of the decode alone.
+
+Both sides of each ratio run in this process's run, one after the other, so a busy machine
+slows both. Usage: .venv/bin/python bench/ingest.py [--images 300] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tracker.previews import draft_box  # noqa: E402
+from tracker.storage import PREVIEW_SIZES  # noqa: E402
+from tracker.synthetic import jpeg_bytes  # noqa: E402
+
+TRACKER = str(Path(sys.executable).with_name("tracker"))
+
+
+def generate(folder: Path, count: int) -> list[Path]:
+    """N realistic 5 MP trail-camera JPEGs: EXIF time on all, GPS on half."""
+    folder.mkdir(parents=True, exist_ok=True)
+    start = datetime(2024, 2, 1, 18, 0, 0)
+    paths = []
+    for i in range(count):
+        path = folder / f"IMG_{i:05}.JPG"
+        if not path.exists():
+            gps = (43.1 + i * 1e-4, 131.5 - i * 1e-4) if i % 2 == 0 else None
+            data = jpeg_bytes(
+                start + timedelta(seconds=37 * i),
+                size=(2592, 1944),
+                seed=i,
+                serial="H500XY12345",
+                gps=gps,
+                altitude=412.0 if gps else None,
+            )
+            path.write_bytes(data)
+        paths.append(path)
+    return paths
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def run(args: list[str], env: dict | None = None) -> subprocess.CompletedProcess:
+    done = subprocess.run(args, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def exiftool_read(folder: Path) -> None:
+    done = run(
+        [
+            "exiftool",
+            "-fast2",
+            "-n",
+            "-json",
+            "-DateTimeOriginal",
+            "-GPSLatitude",
+            "-GPSLongitude",
+            str(folder),
+        ]
+    )
+    assert len(json.loads(done.stdout)) > 0
+
+
+def fresh_tracker(workdir: Path) -> dict:
+    shutil.rmtree(workdir, ignore_errors=True)
+    env = os.environ | {"TRACKER_INSTANCE_PATH": str(workdir)}
+    env.pop("DATABASE_URL", None)
+    env.pop("TRACKER_MEDIA_DIR", None)
+    run([TRACKER, "db", "upgrade"], env)
+    run([TRACKER, "station", "add", "BENCH-1", "--lat", "43.1", "--lon", "131.5"], env)
+    run([TRACKER, "deployment", "add", "--station", "BENCH-1", "--start", "2024-01-01"], env)
+    return env
+
+
+def _draft_decode(path: str) -> tuple[int, int]:
+    with Image.open(path) as picture:
+        picture.draft("RGB", draft_box(picture.size, PREVIEW_SIZES["preview"]))
+        picture.load()
+        return picture.size
+
+
+def draft_decode_all(paths: list[Path]) -> None:
+    with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
+        list(pool.map(_draft_decode, map(str, paths), chunksize=8))
+
+
+def measure(paths: list[Path], folder: Path, workdir: Path) -> dict:
+    env = fresh_tracker(workdir)
+    exif_s = timed(lambda: exiftool_read(folder))
+    import_s = timed(lambda: run([TRACKER, "import", str(folder), "--deployment", "1"], env))
+    decode_s = timed(lambda: draft_decode_all(paths))
+    previews_s = timed(lambda: run([TRACKER, "previews"], env))
+    return {
+        "exiftool_s": exif_s,
+        "import_s": import_s,
+        "decode_s": decode_s,
+        "previews_s": previews_s,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=300)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cache", type=Path, default=ROOT / "bench" / "out" / "images")
+    options = parser.parse_args()
+    if shutil.which("exiftool") is None:
+        raise SystemExit("exiftool is missing: apt-get install libimage-exiftool-perl")
+
+    folder = options.cache / str(options.images)
+    paths = generate(folder, options.images)
+    size_mb = sum(p.stat().st_size for p in paths) / 1e6
+    print(f"{len(paths)} images, 2592x1944, {size_mb:.0f} MB; {os.cpu_count()} cores")
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(options.repeat):
+            result = measure(paths, folder, Path(tmp) / f"run{i}")
+            runs.append(result)
+            n = len(paths)
+            print(
+                f"run {i + 1}: exiftool {n / result['exiftool_s']:.0f} img/s, "
+                f"import {n / result['import_s']:.0f} img/s "
+                f"(ratio {result['exiftool_s'] / result['import_s']:.2f}); "
+                f"draft decode {result['decode_s']:.2f}s, previews {result['previews_s']:.2f}s "
+                f"(ratio {result['previews_s'] / result['decode_s']:.2f})"
+            )
+    best = {key: min(r[key] for r in runs) for key in runs[0]}
+    n = len(paths)
+    print(
+        f"\nbest of {len(runs)}: exiftool -fast2 {n / best['exiftool_s']:.0f} img/s; "
+        f"tracker import {n / best['import_s']:.0f} img/s; "
+        f"import/exiftool speed ratio {best['exiftool_s'] / best['import_s']:.2f} (target >= 1.0)"
+    )
+    print(
+        f"draft decode {n / best['decode_s']:.0f} img/s; previews {n / best['previews_s']:.0f} "
+        f"img/s; previews/decode time ratio {best['previews_s'] / best['decode_s']:.2f} "
+        f"(target <= 1.25)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Thumbnails and previews, made with JPEG draft decoding.
+
+A 12 MP photo is never fully decoded just to shrink it: Pillow's draft mode asks libjpeg to decode
+at 1/2, 1/4 or 1/8 scale directly, which is several times faster and uses a fraction of the memory.
+Previews are made after the rows are committed, lazily on first view or in bulk by a process pool.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from PIL import Image as PILImage
+from PIL import ImageOps
+
+from tracker.storage import PREVIEW_SIZES, original_relpath, preview_relpath, write_atomic
+
+ORIENTATION = 0x0112
+
+
+def draft_box(size: tuple[int, int], longest: int) -> tuple[int, int]:
+    """The box to ask draft mode for: at least `longest` on the long side, same aspect ratio.
+
+    Draft picks the largest reduction at which both sides still cover the box, so asking for a
+    square box would make it decode a landscape photo at full size.
+    """
+    width, height = size
+    scale = longest / max(width, height)
+    return max(1, int(width * scale)), max(1, int(height * scale))
+
+
+def make_previews(media_dir: str | Path, sha256: str) -> None:
+    """Write the preview and the thumbnail of one stored original.
+
+    The preview is the photo decoded at the JPEG draft scale that keeps its long side at least
+    PREVIEW_SIZES["preview"]; the thumbnail is an integer reduction of that. No pixel is decoded
+    at full size and nothing is resampled by a fraction.
+    """
+    source = Path(media_dir) / original_relpath(sha256)
+    with PILImage.open(source) as picture:
+        picture.draft("RGB", draft_box(picture.size, PREVIEW_SIZES["preview"]))
+        preview = ImageOps.exif_transpose(
+            picture if picture.mode == "RGB" else picture.convert("RGB")
+        )
+        write_atomic(media_dir, preview_relpath(sha256, "preview"), _encode(preview), sync=False)
+        factor = max(1, max(preview.size) // PREVIEW_SIZES["thumb"])
+        thumb = preview.reduce(factor) if factor > 1 else preview
+        write_atomic(media_dir, preview_relpath(sha256, "thumb"), _encode(thumb), sync=False)
+
+
+def _encode(picture: PILImage.Image) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, "JPEG", quality=82)
+    return buffer.getvalue()
+
+
+def preview_path(media_dir: str | Path, sha256: str, size: str) -> Path:
+    """The preview file, made now if it does not exist yet."""
+    path = Path(media_dir) / preview_relpath(sha256, size)
+    if not path.exists():
+        make_previews(media_dir, sha256)
+    return path
+
+
+def _missing(media_dir: str | Path, hashes: list[str]) -> list[str]:
+    base = Path(media_dir)
+    return [
+        h
+        for h in hashes
+        if not all((base / preview_relpath(h, size)).exists() for size in PREVIEW_SIZES)
+    ]
+
+
+def _make_quietly(args: tuple[str, str]) -> str | None:
+    media_dir, sha256 = args
+    try:
+        make_previews(media_dir, sha256)
+    except (OSError, ValueError, PILImage.DecompressionBombError) as exc:
+        return f"{sha256}: {exc}"
+    return None
+
+
+def make_missing(media_dir: str | Path, hashes: list[str], workers: int | None = None) -> list[str]:
+    """Make the previews that do not exist yet, spread over the cores; returns failures."""
+    todo = _missing(media_dir, hashes)
+    workers = workers or os.cpu_count() or 1
+    jobs = [(str(media_dir), h) for h in todo]
+    if workers == 1 or len(jobs) < 2:
+        results = map(_make_quietly, jobs)
+        return [r for r in results if r]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return [r for r in pool.map(_make_quietly, jobs, chunksize=8) if r]

@@ -1,0 +1,487 @@
+"""Images: upload (with a progress bar), a filterable grid, one photo's metadata, and its files.
+
+Rangers and admins upload; every signed-in role browses. Uploaded file names are only ever shown:
+the files are stored under their SHA-256 by `tracker.ingest`, and a download is named after the
+base name of the original, cleaned of anything a header cannot carry.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
+from PIL import Image as PILImage
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import contains_eager, joinedload
+from werkzeug.security import safe_join
+from wtforms import SelectField, StringField
+from wtforms.validators import Length
+
+from tracker import clock, fieldwork, ingest, previews, sources
+from tracker.db import get_session
+from tracker.errors import InvalidInput
+from tracker.models import Deployment, Image, Sighting, Species, Station, sighting_image
+from tracker.web import requires
+from tracker.web.forms import show_errors
+
+bp = Blueprint("images", __name__)
+log = logging.getLogger(__name__)
+
+PER_PAGE = 60
+# The list's `status` filter: value -> label.
+STATUSES = {
+    "untagged": "untagged (no sighting)",
+    "tagged": "tagged (animal, person…)",
+    "blank": "blank (empty frame)",
+    "timestamp": "timestamp issue",
+}
+# Previews and originals never change for an id, but they are not public.
+CACHE_CONTROL = "private, max-age=86400"
+MAX_ID_DIGITS = 9
+
+
+class UploadForm(FlaskForm):
+    deployment = SelectField("Deployment", validate_choice=False)
+    station = StringField("…or a station code (its active deployment)", validators=[Length(max=32)])
+    files = MultipleFileField("Photos (JPEG) or a zip of a whole memory card")
+
+
+def _parse_id(text: str | None) -> int | None:
+    """A positive whole number typed or chosen by a user, or None."""
+    text = (text or "").strip()
+    if text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS:
+        return int(text)
+    return None
+
+
+def _image_or_404(image_id: int, *options) -> Image:
+    image = get_session().get(Image, image_id, options=options)
+    if image is None:
+        abort(404)
+    return image
+
+
+# --- upload -----------------------------------------------------------------------------------
+
+
+def deployment_label(deployment: Deployment) -> str:
+    """Station code · start to end (or "active") · camera serial, as the upload form lists it."""
+    end = deployment.end_date.isoformat() if deployment.end_date else "active"
+    serial = deployment.camera.serial if deployment.camera and deployment.camera.serial else None
+    return (
+        f"{deployment.station.code} · {deployment.start_date.isoformat()}\N{EN DASH}{end} · "
+        f"{serial or 'no camera serial'}"
+    )
+
+
+def _deployments(session) -> list[Deployment]:
+    """Every deployment, active ones first, then by station and newest start."""
+    query = (
+        select(Deployment)
+        .join(Deployment.station)
+        .outerjoin(Deployment.camera)
+        .options(contains_eager(Deployment.station), contains_eager(Deployment.camera))
+        .order_by(
+            Deployment.end_date.is_not(None),
+            Station.code,
+            Deployment.start_date.desc(),
+            Deployment.id.desc(),
+        )
+    )
+    return list(session.scalars(query))
+
+
+def _upload_target(session, form: UploadForm) -> Deployment:
+    """The chosen deployment, or the station's active one; InvalidInput says what is wrong."""
+    chosen = (form.deployment.data or "").strip()
+    code = (form.station.data or "").strip()
+    if chosen:
+        deployment_id = _parse_id(chosen)
+        if deployment_id is None:
+            raise InvalidInput({"deployment": "Choose a deployment from the list."})
+        deployment = fieldwork.deployment_for_upload(session, deployment_id, None)
+        if code and code != deployment.station.code:
+            raise InvalidInput(
+                {
+                    "station": f"Deployment {deployment.id} is at station "
+                    f"{deployment.station.code}, not {code}. Choose one or the other."
+                }
+            )
+        return deployment
+    if code:
+        return fieldwork.deployment_for_upload(session, None, code)
+    raise InvalidInput({"deployment": "Choose a deployment, or enter a station code."})
+
+
+@bp.route("/upload", methods=["GET", "POST"])
+@requires("upload")
+def upload():
+    session = get_session()
+    form = UploadForm()
+    if request.method == "GET":
+        form.deployment.data = request.args.get("deployment", "")
+        form.station.data = request.args.get("station", "")
+    form.deployment.choices = [
+        ("", "Choose a deployment…"),
+        *((str(d.id), deployment_label(d)) for d in _deployments(session)),
+    ]
+    if form.validate_on_submit():
+        files = form.files.data or []
+        errors = {}
+        if not files:
+            errors["files"] = "Choose at least one photo (JPEG) or a zip file of a memory card."
+        try:
+            deployment = _upload_target(session, form)
+        except InvalidInput as exc:
+            errors.update(exc.errors)
+        if not errors:
+            report = _ingest_uploads(session, files, deployment)
+            return render_template("images/result.html", report=report, deployment=deployment)
+        show_errors(form, InvalidInput(errors))
+    status = 400 if form.is_submitted() else 200
+    return render_template("images/upload.html", form=form), status
+
+
+def _ingest_uploads(session, files, deployment: Deployment) -> ingest.IngestReport:
+    limits = ingest.Limits()
+    zip_limits = sources.ZipLimits(max_file_bytes=limits.max_file_bytes)
+    # The client's file name is a label for the report and the record, never a path.
+    items = (
+        item
+        for sent in files
+        for item in sources.file_item(sent.stream, sent.filename or "unnamed file", zip_limits)
+    )
+    return ingest.ingest(
+        session,
+        items,
+        deployment,
+        current_app.config["MEDIA_DIR"],
+        user=current_user._get_current_object(),
+        limits=limits,
+    )
+
+
+# --- list -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Filters:
+    """The list's query parameters, as typed (`values`) and as understood."""
+
+    values: dict[str, str]
+    station: str = ""
+    deployment: int | None = None
+    start: date | None = None
+    end: date | None = None
+    status: str = ""
+    errors: list[str] = field(default_factory=list)
+
+
+def _date(filters: Filters, name: str, label: str) -> date | None:
+    text = filters.values[name]
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        filters.errors.append(f"{label} date {text!r} is not a date: use YYYY-MM-DD.")
+        return None
+
+
+def read_filters(args) -> Filters:
+    names = ("station", "deployment", "from", "to", "status")
+    filters = Filters(values={n: args.get(n, "").strip() for n in names})
+    filters.station = filters.values["station"]
+    if filters.values["deployment"]:
+        filters.deployment = _parse_id(filters.values["deployment"])
+        if filters.deployment is None:
+            filters.errors.append(
+                f"Deployment {filters.values['deployment']!r} is not a deployment number."
+            )
+    filters.start = _date(filters, "from", "From")
+    filters.end = _date(filters, "to", "To")
+    if filters.start and filters.end and filters.start > filters.end:
+        filters.errors.append("The From date is after the To date.")
+    filters.status = filters.values["status"]
+    if filters.status and filters.status not in STATUSES:
+        filters.errors.append(f"Status {filters.status!r} is not one of: {', '.join(STATUSES)}.")
+    return filters
+
+
+def _sighting_exists(blank: bool | None):
+    """EXISTS a sighting of this image (of a blank frame, or of something, when asked)."""
+    query = select(sighting_image.c.image_id).where(sighting_image.c.image_id == Image.id)
+    if blank is not None:
+        query = (
+            query.join(Sighting, Sighting.id == sighting_image.c.sighting_id)
+            .join(Species, Species.id == Sighting.species_id)
+            .where(Species.kind == "blank" if blank else Species.kind != "blank")
+        )
+    return query.exists()
+
+
+def status_condition(status: str):
+    return {
+        "untagged": lambda: ~_sighting_exists(None),
+        "tagged": lambda: _sighting_exists(False),
+        "blank": lambda: _sighting_exists(True),
+        "timestamp": lambda: Image.timestamp_issue.is_not(None),
+    }[status]()
+
+
+def _conditions(filters: Filters) -> list:
+    """WHERE clauses for every filter but the status."""
+    conditions = []
+    if filters.station:
+        conditions.append(Station.code == filters.station)
+    if filters.deployment is not None:
+        conditions.append(Image.deployment_id == filters.deployment)
+    if filters.start:
+        conditions.append(Image.taken_at_utc >= datetime.combine(filters.start, time.min, UTC))
+    if filters.end and filters.end < date.max:
+        after = datetime.combine(filters.end + timedelta(days=1), time.min, UTC)
+        conditions.append(Image.taken_at_utc < after)
+    return conditions
+
+
+def _counts(session, conditions: list) -> dict[str, int]:
+    """Images matching the filters, in all and per status: one aggregate query."""
+    columns = [func.count().label("all")]
+    columns += [
+        func.coalesce(func.sum(case((status_condition(s), 1), else_=0)), 0).label(s)
+        for s in STATUSES
+    ]
+    query = (
+        select(*columns)
+        .select_from(Image)
+        .join(Deployment, Deployment.id == Image.deployment_id)
+        .join(Station, Station.id == Deployment.station_id)
+        .where(*conditions)
+    )
+    return {k: int(v) for k, v in session.execute(query).one()._asdict().items()}
+
+
+def _page_of_images(session, conditions: list, page: int) -> list[Image]:
+    query = (
+        select(Image)
+        .join(Image.deployment)
+        .join(Deployment.station)
+        .options(contains_eager(Image.deployment).contains_eager(Deployment.station))
+        .where(*conditions)
+        .order_by(Image.taken_at_utc.desc().nulls_last(), Image.id.desc())
+        .limit(PER_PAGE)
+        .offset((page - 1) * PER_PAGE)
+    )
+    return list(session.scalars(query))
+
+
+@bp.route("/images/")
+@requires("view")
+def index():
+    session = get_session()
+    filters = read_filters(request.args)
+    choices = {
+        "codes": list(session.scalars(select(Station.code).order_by(Station.code))),
+        "deployments": [(d.id, deployment_label(d)) for d in _deployments(session)],
+        "statuses": STATUSES,
+    }
+    if filters.errors:
+        page = render_template("images/index.html", filters=filters, **choices)
+        return page, 400
+    conditions = _conditions(filters)
+    counts = _counts(session, conditions)
+    if filters.status:
+        conditions.append(status_condition(filters.status))
+    total = counts[filters.status or "all"]
+    pages = max(1, math.ceil(total / PER_PAGE))
+    page = min(max(_parse_id(request.args.get("page")) or 1, 1), pages)
+    kept = {k: v for k, v in filters.values.items() if v}
+    return render_template(
+        "images/index.html",
+        filters=filters,
+        counts=counts,
+        total=total,
+        images=_page_of_images(session, conditions, page),
+        page=page,
+        pages=pages,
+        page_url=lambda n: url_for("images.index", **kept, page=n),
+        status_url=lambda s: url_for("images.index", **(kept | {"status": s})),
+        **choices,
+    )
+
+
+# --- one image --------------------------------------------------------------------------------
+
+
+def _neighbours(session, image: Image) -> tuple[int | None, int | None]:
+    """The images just before and after this one in its deployment, by capture time (then id).
+
+    Images without a capture time come after all the others, in id order.
+    """
+    same = Image.deployment_id == image.deployment_id
+    taken, no_time = Image.taken_at_utc, Image.taken_at_utc.is_(None)
+
+    def first(where, *order) -> int | None:
+        return session.scalar(select(Image.id).where(same, where).order_by(*order).limit(1))
+
+    if image.taken_at_utc is not None:
+        t = image.taken_at_utc
+        earlier = or_(taken < t, and_(taken == t, Image.id < image.id))
+        later = or_(taken > t, and_(taken == t, Image.id > image.id))
+        previous = first(earlier, taken.desc(), Image.id.desc())
+        following = first(later, taken, Image.id) or first(no_time, Image.id)
+    else:
+        previous = first(and_(no_time, Image.id < image.id), Image.id.desc()) or first(
+            taken.is_not(None), taken.desc(), Image.id.desc()
+        )
+        following = first(and_(no_time, Image.id > image.id), Image.id)
+    return previous, following
+
+
+def _maker_notes(notes) -> list[tuple[str, str]]:
+    """The Reconyx maker-note facts worth showing, as (label, text)."""
+    if not isinstance(notes, dict):
+        return []
+    facts = []
+    number, count = notes.get("sequence_number"), notes.get("sequence_total")
+    if number is not None and count is not None:
+        facts.append(("Sequence", f"{number} of {count}"))
+    if notes.get("trigger_mode"):
+        facts.append(("Trigger mode", str(notes["trigger_mode"])))
+    if notes.get("temperature_c") is not None:
+        facts.append(("Temperature", f"{notes['temperature_c']} °C"))
+    labels = (
+        ("moon_phase", "Moon phase"),
+        ("event_number", "Event number"),
+        ("user_label", "Label set on the camera"),
+        ("serial", "Serial (maker note)"),
+        ("firmware", "Firmware"),
+        ("layout", "Maker-note layout"),
+    )
+    facts += [(label, str(notes[key])) for key, label in labels if notes.get(key) is not None]
+    return facts
+
+
+def _time_zone_used(image: Image, deployment: Deployment) -> str:
+    if clock.parse_offset(image.utc_offset):
+        return f"the camera's own UTC offset {image.utc_offset}"
+    return f"the deployment's time zone {deployment.timezone}"
+
+
+@bp.route("/images/<int:image_id>")
+@requires("view")
+def detail(image_id: int):
+    session = get_session()
+    image = _image_or_404(
+        image_id,
+        joinedload(Image.deployment).joinedload(Deployment.station),
+        joinedload(Image.deployment).joinedload(Deployment.camera),
+        joinedload(Image.uploaded_by),
+    )
+    deployment = image.deployment
+    sightings = session.scalars(
+        select(Sighting)
+        .join(sighting_image, sighting_image.c.sighting_id == Sighting.id)
+        .where(sighting_image.c.image_id == image.id)
+        .options(joinedload(Sighting.species), joinedload(Sighting.individual))
+        .order_by(Sighting.event_start, Sighting.id)
+    ).all()
+    extras = image.exif if isinstance(image.exif, dict) else {}
+    local = (
+        image.taken_at_utc.astimezone(ZoneInfo(deployment.timezone)) if image.taken_at_utc else None
+    )
+    previous, following = _neighbours(session, image)
+    return render_template(
+        "images/detail.html",
+        image=image,
+        deployment=deployment,
+        station=deployment.station,
+        extras=extras,
+        maker_notes=_maker_notes(extras.get("makernotes")),
+        local_time=local,
+        time_zone_used=_time_zone_used(image, deployment),
+        sightings=sightings,
+        previous=previous,
+        following=following,
+    )
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+def _send_preview(image_id: int, size: str):
+    image = _image_or_404(image_id)
+    try:
+        path = previews.preview_path(current_app.config["MEDIA_DIR"], image.sha256, size)
+    except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError) as exc:
+        log.warning("no %s for image %s: %s", size, image.id, exc)
+        return Response(
+            f"No {size} for image {image.id}: the stored photo cannot be decoded.\n",
+            404,
+            mimetype="text/plain",
+            headers={"Cache-Control": "no-store"},
+        )
+    response = send_file(path, mimetype="image/jpeg", conditional=True)
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    return response
+
+
+@bp.route("/images/<int:image_id>/thumb")
+@requires("view")
+def thumb(image_id: int):
+    return _send_preview(image_id, "thumb")
+
+
+@bp.route("/images/<int:image_id>/preview")
+@requires("view")
+def preview(image_id: int):
+    return _send_preview(image_id, "preview")
+
+
+def download_name(image: Image) -> str:
+    """The original's base name, with nothing a header or a file system would choke on."""
+    base = image.original_filename.replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(c if c.isprintable() else "_" for c in base).strip()
+    if base in ("", ".", ".."):
+        return f"image-{image.id}.jpg"
+    return base
+
+
+@bp.route("/images/<int:image_id>/original")
+@requires("view")
+def original(image_id: int):
+    image = _image_or_404(image_id)
+    path = safe_join(current_app.config["MEDIA_DIR"], image.stored_path)
+    if path is None or not os.path.isfile(path):
+        log.error("image %s: original %s is missing", image.id, image.stored_path)
+        return Response(
+            f"The original file of image {image.id} is missing from the media folder.\n",
+            404,
+            mimetype="text/plain",
+        )
+    response = send_file(
+        path,
+        mimetype="image/jpeg",
+        as_attachment=True,
+        download_name=download_name(image),
+        conditional=True,
+    )
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    return response
