@@ -15,8 +15,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from tracker import create_app, migrate
@@ -199,6 +200,21 @@ def users(app) -> dict[str, User]:
         session.add_all(made.values())
         session.commit()
         return made
+
+
+def row_counts(app) -> dict[str, int]:
+    """Rows per table, read through a connection of its own (what is committed)."""
+    with app.extensions["tracker.engine"].connect() as conn:
+        return {
+            table.name: conn.scalar(select(func.count()).select_from(table))
+            for table in Base.metadata.sorted_tables
+        }
+
+
+def fetch(app, statement):
+    """Run a query in a session of its own, outside any request."""
+    with Session(app.extensions["tracker.engine"]) as session:
+        return session.execute(statement).all()
 
 
 CSRF_RE = re.compile(

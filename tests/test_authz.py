@@ -11,12 +11,12 @@ from datetime import date, datetime
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import PASSWORD, PASSWORD_HASH, csrf_token
-from sqlalchemy import func, select
+from conftest import PASSWORD, PASSWORD_HASH, csrf_token, row_counts
+from sqlalchemy import select
 
 from tracker import accounts, fieldwork, ingest, sources
 from tracker.db import get_session
-from tracker.models import Base, Image, User
+from tracker.models import Image, User
 from tracker.synthetic import jpeg_bytes
 
 TAKEN = datetime(2024, 4, 10, 22, 15)
@@ -137,15 +137,6 @@ def rows(app, users) -> dict[str, int]:
         ingest.ingest(session, [photo], deployment, app.config["MEDIA_DIR"])
         image = session.scalar(select(Image.id))
         return {"station": station.id, "deployment": deployment.id, "image": image, "user": user.id}
-
-
-def row_counts(app) -> dict[str, int]:
-    """Rows per table, read through a connection of its own (what is committed)."""
-    with app.extensions["tracker.engine"].connect() as conn:
-        return {
-            table.name: conn.scalar(select(func.count()).select_from(table))
-            for table in Base.metadata.sorted_tables
-        }
 
 
 def assert_status(response, expected) -> None:

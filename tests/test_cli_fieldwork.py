@@ -9,27 +9,12 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from conftest import sign_in
+from conftest import fetch, row_counts, sign_in
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from tracker.models import AuditLog, Base, Camera, Deployment, Station, User
+from tracker.models import AuditLog, Camera, Deployment, Station, User
 
 GOOD_CSV = "code,name,latitude,longitude,notes\nKP-01,Ridge,43.1,131.9,\nKP-02,Creek,43.2,131.8,\n"
-
-
-def row_counts(app) -> dict[str, int]:
-    """Rows per table, read through a connection of its own (what is committed)."""
-    with app.extensions["tracker.engine"].connect() as conn:
-        return {
-            table.name: conn.scalar(select(func.count()).select_from(table))
-            for table in Base.metadata.sorted_tables
-        }
-
-
-def fetch(app, statement):
-    with Session(app.extensions["tracker.engine"]) as session:
-        return session.execute(statement).all()
 
 
 def invoke(runner, *args: str, input: str | None = None):

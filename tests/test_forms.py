@@ -13,15 +13,13 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import PASSWORD, csrf_token, sign_in
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from conftest import PASSWORD, csrf_token, fetch, row_counts, sign_in
+from sqlalchemy import select
 
 from tracker import fieldwork
 from tracker.db import get_session
 from tracker.models import (
     AuditLog,
-    Base,
     Camera,
     Deployment,
     Individual,
@@ -78,20 +76,6 @@ def field(app, users) -> dict[str, int]:
             "ranger": users["ranger"].id,
             "admin": users["admin"].id,
         }
-
-
-def row_counts(app) -> dict[str, int]:
-    """Rows per table, read through a connection of its own (what is committed)."""
-    with app.extensions["tracker.engine"].connect() as conn:
-        return {
-            table.name: conn.scalar(select(func.count()).select_from(table))
-            for table in Base.metadata.sorted_tables
-        }
-
-
-def fetch(app, statement):
-    with Session(app.extensions["tracker.engine"]) as session:
-        return session.execute(statement).all()
 
 
 def page_text(response) -> str:

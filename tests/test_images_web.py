@@ -13,14 +13,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import csrf_token
+from conftest import csrf_token, row_counts
 from markupsafe import escape
 from PIL import Image as PILImage
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tracker import fieldwork, ingest, sources, storage
 from tracker.db import get_session
-from tracker.models import Base, Deployment, Image, Sighting, Species, User
+from tracker.models import Deployment, Image, Sighting, Species, User
 from tracker.synthetic import jpeg_bytes
 
 TAKEN = datetime(2024, 3, 10, 22, 15, 0)
@@ -50,14 +50,6 @@ def field(app, users) -> dict[str, int]:
         )
         session.commit()
         return {"a": a.id, "b": b.id, "ranger": users["ranger"].id}
-
-
-def row_counts(app) -> dict[str, int]:
-    with app.extensions["tracker.engine"].connect() as conn:
-        return {
-            t.name: conn.scalar(select(func.count()).select_from(t))
-            for t in Base.metadata.sorted_tables
-        }
 
 
 def images_by_name(app) -> dict[str, Image]:

@@ -41,6 +41,14 @@ def requires(permission: str):
     return decorator
 
 
+def get_or_404(model, ident: int, *options):
+    """The row with this primary key, or the 404 page."""
+    row = get_session().get(model, ident, options=options)
+    if row is None:
+        abort(404)
+    return row
+
+
 def register_blueprints(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
@@ -17,7 +17,7 @@ from tracker import fieldwork
 from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import Deployment, Image, Station
-from tracker.web import requires
+from tracker.web import get_or_404, requires
 from tracker.web.forms import show_errors
 
 bp = Blueprint("deployments", __name__, url_prefix="/deployments")
@@ -65,13 +65,6 @@ class CloseForm(FlaskForm):
     end_date = DateField("End date (camera taken down)", validators=[Optional()])
 
 
-def _deployment_or_404(deployment_id: int) -> Deployment:
-    deployment = get_session().get(Deployment, deployment_id)
-    if deployment is None:
-        abort(404)
-    return deployment
-
-
 def _station_codes() -> list[str]:
     return list(get_session().scalars(select(Station.code).order_by(Station.code)))
 
@@ -107,7 +100,7 @@ def index():
 @bp.route("/<int:deployment_id>")
 @requires("view")
 def detail(deployment_id: int):
-    deployment = _deployment_or_404(deployment_id)
+    deployment = get_or_404(Deployment, deployment_id)
     images = get_session().scalar(
         select(func.count(Image.id)).where(Image.deployment_id == deployment.id)
     )
@@ -140,7 +133,7 @@ def create():
 @bp.route("/<int:deployment_id>/edit", methods=["GET", "POST"])
 @requires("manage")
 def edit(deployment_id: int):
-    deployment = _deployment_or_404(deployment_id)
+    deployment = get_or_404(Deployment, deployment_id)
     serial = deployment.camera.serial if deployment.camera else None
     form = DeploymentEditForm(obj=deployment, camera_serial=serial or "")
     if form.validate_on_submit():
@@ -159,7 +152,7 @@ def edit(deployment_id: int):
 @bp.route("/<int:deployment_id>/close", methods=["GET", "POST"])
 @requires("manage")
 def close(deployment_id: int):
-    deployment = _deployment_or_404(deployment_id)
+    deployment = get_or_404(Deployment, deployment_id)
     form = CloseForm(end_date=datetime.now(ZoneInfo(deployment.timezone)).date())
     if form.validate_on_submit():
         session = get_session()

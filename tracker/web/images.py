@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 from flask import (
     Blueprint,
     Response,
-    abort,
     current_app,
     render_template,
     request,
@@ -38,7 +37,7 @@ from tracker import clock, fieldwork, ingest, previews, sources
 from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import Deployment, Image, Sighting, Species, Station, sighting_image
-from tracker.web import requires
+from tracker.web import get_or_404, requires
 from tracker.web.forms import show_errors
 
 bp = Blueprint("images", __name__)
@@ -69,13 +68,6 @@ def _parse_id(text: str | None) -> int | None:
     if text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS:
         return int(text)
     return None
-
-
-def _image_or_404(image_id: int, *options) -> Image:
-    image = get_session().get(Image, image_id, options=options)
-    if image is None:
-        abort(404)
-    return image
 
 
 # --- upload -----------------------------------------------------------------------------------
@@ -389,7 +381,8 @@ def _time_zone_used(image: Image, deployment: Deployment) -> str:
 @requires("view")
 def detail(image_id: int):
     session = get_session()
-    image = _image_or_404(
+    image = get_or_404(
+        Image,
         image_id,
         joinedload(Image.deployment).joinedload(Deployment.station),
         joinedload(Image.deployment).joinedload(Deployment.camera),
@@ -427,7 +420,7 @@ def detail(image_id: int):
 
 
 def _send_preview(image_id: int, size: str):
-    image = _image_or_404(image_id)
+    image = get_or_404(Image, image_id)
     try:
         path = previews.preview_path(current_app.config["MEDIA_DIR"], image.sha256, size)
     except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError) as exc:
@@ -467,7 +460,7 @@ def download_name(image: Image) -> str:
 @bp.route("/images/<int:image_id>/original")
 @requires("view")
 def original(image_id: int):
-    image = _image_or_404(image_id)
+    image = get_or_404(Image, image_id)
     path = safe_join(current_app.config["MEDIA_DIR"], image.stored_path)
     if path is None or not os.path.isfile(path):
         log.error("image %s: original %s is missing", image.id, image.stored_path)

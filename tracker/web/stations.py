@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -14,7 +14,7 @@ from tracker import fieldwork
 from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import Deployment, Image, Station
-from tracker.web import requires
+from tracker.web import get_or_404, requires
 from tracker.web.forms import show_errors
 
 bp = Blueprint("stations", __name__, url_prefix="/stations")
@@ -34,13 +34,6 @@ class StationEditForm(StationForm):
 
 class StationImportForm(FlaskForm):
     file = FileField("CSV file (code, name, latitude, longitude)", validators=[FileRequired()])
-
-
-def _station_or_404(station_id: int) -> Station:
-    station = get_session().get(Station, station_id)
-    if station is None:
-        abort(404)
-    return station
 
 
 @bp.route("/")
@@ -71,7 +64,7 @@ def index():
 @bp.route("/<int:station_id>")
 @requires("view")
 def detail(station_id: int):
-    station = _station_or_404(station_id)
+    station = get_or_404(Station, station_id)
     return render_template("stations/detail.html", station=station)
 
 
@@ -103,7 +96,7 @@ def create():
 @bp.route("/<int:station_id>/edit", methods=["GET", "POST"])
 @requires("manage")
 def edit(station_id: int):
-    station = _station_or_404(station_id)
+    station = get_or_404(Station, station_id)
     form = StationEditForm(obj=station)
     if form.validate_on_submit():
         session = get_session()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -13,7 +13,7 @@ from tracker import accounts
 from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import ROLES, User
-from tracker.web import requires
+from tracker.web import get_or_404, requires
 from tracker.web.forms import show_errors
 
 bp = Blueprint("users", __name__, url_prefix="/users")
@@ -32,13 +32,6 @@ class UserEditForm(UserForm):
     email = None  # the sign-in name stays; make a new account for a new address
     active = BooleanField("Active (may sign in)")
     password = PasswordField("New password (leave empty to keep the current one)")
-
-
-def _user_or_404(user_id: int) -> User:
-    user = get_session().get(User, user_id)
-    if user is None:
-        abort(404)
-    return user
 
 
 @bp.route("/")
@@ -74,7 +67,7 @@ def create():
 @bp.route("/<int:user_id>/edit", methods=["GET", "POST"])
 @requires("manage")
 def edit(user_id: int):
-    user = _user_or_404(user_id)
+    user = get_or_404(User, user_id)
     form = UserEditForm(obj=user)
     if form.validate_on_submit():
         session = get_session()
