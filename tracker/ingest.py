@@ -189,7 +189,6 @@ def _save_batch(session, batch: list[Prepared], deployment, period, user_id) -> 
     for item in batch:
         first.setdefault(item.sha256, item)
     rows = [image_row(item, deployment, period, user_id) for item in first.values()]
-    storage.sync_to_disk()  # every file is safely on disk before any row points to it
     added = _insert_new(session, rows)
     session.commit()
     known = _existing_ids(session, set(first) - set(added))
@@ -201,6 +200,41 @@ def _save_batch(session, batch: list[Prepared], deployment, period, user_id) -> 
             image_id = added.get(item.sha256) or known.get(item.sha256)
             outcomes.append(Outcome(item.name, "duplicate", image_id, "already in the tracker"))
     return outcomes
+
+
+class _Batches:
+    """Rows go in one batch behind their files.
+
+    A batch's files are synced to disk on a background thread while the next batch is read and
+    written; its rows are inserted and committed only once that sync is done. So every row
+    points to a file already safe on disk, and the disk flush costs no waiting.
+    """
+
+    def __init__(self, save: Callable[[list[Prepared]], list[Outcome]], syncer) -> None:
+        self.save, self.syncer = save, syncer
+        self.filling: list[Prepared] = []
+        self.syncing: tuple[list[Prepared], Future] | None = None
+
+    def add(self, item: Prepared) -> list[Outcome]:
+        self.filling.append(item)
+        return self._rotate() if len(self.filling) >= BATCH_SIZE else []
+
+    def finish(self) -> list[Outcome]:
+        return (self._rotate() if self.filling else []) + self._commit_synced()
+
+    def _rotate(self) -> list[Outcome]:
+        outcomes = self._commit_synced()
+        self.syncing = (self.filling, self.syncer.submit(storage.sync_to_disk))
+        self.filling = []
+        return outcomes
+
+    def _commit_synced(self) -> list[Outcome]:
+        if self.syncing is None:
+            return []
+        batch, synced = self.syncing
+        self.syncing = None
+        synced.result()
+        return self.save(batch)
 
 
 def ingest(
@@ -215,7 +249,7 @@ def ingest(
 ) -> IngestReport:
     """Store and record every good file; commit in batches; report each file's fate."""
     limits = limits or Limits()
-    report, batch = IngestReport(), []
+    report = IngestReport()
     period = clock.period_utc(deployment)
     user_id = user.id if user is not None else None
 
@@ -225,16 +259,14 @@ def ingest(
             if on_outcome:
                 on_outcome(outcome)
 
-    for result in _prepared(items, media_dir, limits):
-        if isinstance(result, Outcome):
-            done([result])
-            continue
-        batch.append(result)
-        if len(batch) >= BATCH_SIZE:
-            done(_save_batch(session, batch, deployment, period, user_id))
-            batch = []
-    if batch:
-        done(_save_batch(session, batch, deployment, period, user_id))
+    def save(batch: list[Prepared]) -> list[Outcome]:
+        return _save_batch(session, batch, deployment, period, user_id)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync") as syncer:
+        batches = _Batches(save, syncer)
+        for result in _prepared(items, media_dir, limits):
+            done([result] if isinstance(result, Outcome) else batches.add(result))
+        done(batches.finish())
     audit.record(session, user, "upload", "deployment", deployment.id, **report.summary)
     session.commit()
     return report

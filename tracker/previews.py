@@ -64,17 +64,16 @@ def preview_path(media_dir: str | Path, sha256: str, size: str) -> Path:
     return path
 
 
-def _missing(media_dir: str | Path, hashes: list[str]) -> list[str]:
+def _has_all(media_dir: str | Path, sha256: str) -> bool:
     base = Path(media_dir)
-    return [
-        h
-        for h in hashes
-        if not all((base / preview_relpath(h, size)).exists() for size in PREVIEW_SIZES)
-    ]
+    return all((base / preview_relpath(sha256, size)).exists() for size in PREVIEW_SIZES)
 
 
-def _make_quietly(args: tuple[str, str]) -> str | None:
+def _make_if_missing(args: tuple[str, str]) -> str | None:
+    """Make one image's previews unless they exist; the reason if they cannot be made."""
     media_dir, sha256 = args
+    if _has_all(media_dir, sha256):
+        return None
     try:
         make_previews(media_dir, sha256)
     except (OSError, ValueError, PILImage.DecompressionBombError) as exc:
@@ -84,11 +83,10 @@ def _make_quietly(args: tuple[str, str]) -> str | None:
 
 def make_missing(media_dir: str | Path, hashes: list[str], workers: int | None = None) -> list[str]:
     """Make the previews that do not exist yet, spread over the cores; returns failures."""
-    todo = _missing(media_dir, hashes)
     workers = workers or os.cpu_count() or 1
-    jobs = [(str(media_dir), h) for h in todo]
+    # Each worker checks for existing previews itself: the checks run in parallel too.
+    jobs = [(str(media_dir), h) for h in hashes]
     if workers == 1 or len(jobs) < 2:
-        results = map(_make_quietly, jobs)
-        return [r for r in results if r]
+        return [r for r in map(_make_if_missing, jobs) if r]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return [r for r in pool.map(_make_quietly, jobs, chunksize=8) if r]
+        return [r for r in pool.map(_make_if_missing, jobs, chunksize=16) if r]

@@ -24,7 +24,8 @@ def original_relpath(sha256: str) -> str:
 
 
 def preview_relpath(sha256: str, size: str) -> str:
-    return f"{size}/{sha256[:2]}/{sha256}.jpg"
+    # Both sizes side by side: one folder to create and look up per prefix, not two.
+    return f"previews/{sha256[:2]}/{sha256}.{size}.jpg"
 
 
 @functools.cache
