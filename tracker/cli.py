@@ -77,7 +77,7 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {_migrate().current(database_url()) or 'empty'}")
 
 
-@db_group.command("downgrade")
+@db_group.command("downgrade", context_settings={"ignore_unknown_options": True})
 @click.argument("revision")
 @with_appcontext
 def db_downgrade(revision: str) -> None:
@@ -240,6 +240,7 @@ def import_command(paths, deployment_id, station_code, as_json):
     Exit status: 0 when nothing was rejected, 1 when some files were rejected, 2 on a usage error.
     """
     from tracker import ingest, sources
+    from tracker.sightings import TagRules
 
     if (deployment_id is None) == (station_code is None):
         click.echo("error: give exactly one of --deployment ID or --station CODE", err=True)
@@ -250,7 +251,13 @@ def import_command(paths, deployment_id, station_code, as_json):
     items = sources.path_items(paths, sources.ZipLimits(max_file_bytes=limits.max_file_bytes))
     show = _json_line if as_json else _ImportProgress()
     report = ingest.ingest(
-        session, items, deployment, current_app.config["MEDIA_DIR"], limits=limits, on_outcome=show
+        session,
+        items,
+        deployment,
+        current_app.config["MEDIA_DIR"],
+        limits=limits,
+        on_outcome=show,
+        tag_rules=TagRules.from_config(current_app.config),
     )
     if as_json:
         click.echo(json.dumps({"summary": report.summary, "deployment_id": deployment.id}))

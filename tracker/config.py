@@ -88,6 +88,14 @@ def defaults(instance: Path) -> dict:
         # doubling each time up to the maximum.
         "LOGIN_FREE_ATTEMPTS": 5,
         "LOGIN_MAX_DELAY_SECONDS": 15 * 60,
+        # Science settings (see README): sightings of one animal at one station less than this
+        # apart form one independent event; shots less than this apart are one trigger burst.
+        "EVENT_MINUTES": 30,
+        "SEQUENCE_SECONDS": 10,
+        "NOT_SEEN_MONTHS": 12,
+        # XMP keyword hierarchies that photo-ID teams use, e.g. "Species|Amur leopard".
+        "TAG_SPECIES": "Species",
+        "TAG_INDIVIDUAL": "individual",
         # A ranger may pick a few thousand photos at once rather than zipping the card.
         "MAX_FORM_PARTS": 20_000,
         # A form opened at the start of a long field day must still submit at its end; the token
@@ -106,6 +114,10 @@ def from_environment(instance: Path) -> dict:
         settings["MEDIA_DIR"] = str(Path(os.environ["TRACKER_MEDIA_DIR"]).expanduser().resolve())
     settings["MAX_UPLOAD_MB"] = _int_env("TRACKER_MAX_UPLOAD_MB", settings["MAX_UPLOAD_MB"])
     settings["TIMEZONE"] = _timezone_env()
+    for key in ("EVENT_MINUTES", "SEQUENCE_SECONDS", "NOT_SEEN_MONTHS"):
+        settings[key] = _int_env(f"TRACKER_{key}", settings[key])
+    for key in ("TAG_SPECIES", "TAG_INDIVIDUAL"):
+        settings[key] = os.environ.get(f"TRACKER_{key}") or settings[key]
     return settings
 
 

@@ -20,7 +20,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker import audit, clock, storage
+from tracker import audit, clock, sightings, storage
 from tracker.exif import ExifData, read_exif
 from tracker.models import Deployment, Image, User, utcnow
 from tracker.sources import Item
@@ -184,12 +184,17 @@ def _existing_ids(session: Session, hashes: Iterable[str]) -> dict[str, int]:
     return dict(session.execute(query).all())
 
 
-def _save_batch(session, batch: list[Prepared], deployment, period, user_id) -> list[Outcome]:
+def _save_batch(
+    session, batch: list[Prepared], deployment, period, user, tag_rules
+) -> list[Outcome]:
     first: dict[str, Prepared] = {}
     for item in batch:
         first.setdefault(item.sha256, item)
+    user_id = user.id if user is not None else None
     rows = [image_row(item, deployment, period, user_id) for item in first.values()]
     added = _insert_new(session, rows)
+    if tag_rules is not None:
+        _sightings_from_tags(session, first, added, tag_rules, user)
     session.commit()
     known = _existing_ids(session, set(first) - set(added))
     outcomes = []
@@ -200,6 +205,14 @@ def _save_batch(session, batch: list[Prepared], deployment, period, user_id) -> 
             image_id = added.get(item.sha256) or known.get(item.sha256)
             outcomes.append(Outcome(item.name, "duplicate", image_id, "already in the tracker"))
     return outcomes
+
+
+def _sightings_from_tags(session, first: dict[str, Prepared], added: dict[str, int], rules, user):
+    """Sightings for the new images that photo-ID tags already describe (same transaction)."""
+    tagged = [added[sha] for sha, item in first.items() if sha in added and item.exif.tags]
+    if tagged:
+        images = list(session.scalars(select(Image).where(Image.id.in_(tagged))))
+        sightings.from_tags(session, images, rules, user)
 
 
 class _Batches:
@@ -246,12 +259,16 @@ def ingest(
     user: User | None = None,
     limits: Limits | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
+    tag_rules: sightings.TagRules | None = None,
 ) -> IngestReport:
-    """Store and record every good file; commit in batches; report each file's fate."""
+    """Store and record every good file; commit in batches; report each file's fate.
+
+    With `tag_rules`, images whose XMP keywords name a species or an individual get their
+    sightings at once, in the same transaction as their rows.
+    """
     limits = limits or Limits()
     report = IngestReport()
     period = clock.period_utc(deployment)
-    user_id = user.id if user is not None else None
 
     def done(outcomes: Iterable[Outcome]) -> None:
         for outcome in outcomes:
@@ -260,7 +277,7 @@ def ingest(
                 on_outcome(outcome)
 
     def save(batch: list[Prepared]) -> list[Outcome]:
-        return _save_batch(session, batch, deployment, period, user_id)
+        return _save_batch(session, batch, deployment, period, user, tag_rules)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync") as syncer:
         batches = _Batches(save, syncer)

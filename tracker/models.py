@@ -233,6 +233,22 @@ individual_reference_image = Table(
 )
 
 
+class IndividualCode(Base):
+    """A code an individual was known by before a rename or a merge.
+
+    Old codes still find the animal (a photo tagged `individual|AL-12` years later, a partner's
+    spreadsheet), and the catalogue shows them as its history.
+    """
+
+    __tablename__ = "individual_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    individual_id: Mapped[int] = mapped_column(ForeignKey("individual.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(32), index=True)
+    reason: Mapped[str] = mapped_column(String(16))  # "rename" or "merge"
+    replaced_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Individual(Base):
     """One known animal, identified from its rosette pattern (Camtrap DP `individualID` = code)."""
 
@@ -249,6 +265,9 @@ class Individual(Base):
 
     species: Mapped[Species] = relationship()
     reference_images: Mapped[list[Image]] = relationship(secondary=individual_reference_image)
+    former_codes: Mapped[list[IndividualCode]] = relationship(
+        order_by="IndividualCode.replaced_at", cascade="all, delete-orphan"
+    )
 
 
 sighting_image = Table(
@@ -284,8 +303,9 @@ class Sighting(Base):
         ForeignKey("individual.id", ondelete="SET NULL")
     )
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id", ondelete="RESTRICT"))
-    event_start: Mapped[datetime]
-    event_end: Mapped[datetime]
+    # From the images' corrected times; empty while they have none (a reset clock, fixed later).
+    event_start: Mapped[datetime | None]
+    event_end: Mapped[datetime | None]
     count: Mapped[int] = mapped_column(default=1)
     life_stage: Mapped[str | None] = mapped_column(String(10))
     sex: Mapped[str | None] = mapped_column(String(8))

@@ -37,6 +37,7 @@ from tracker import clock, fieldwork, ingest, previews, sources
 from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import Deployment, Image, Sighting, Species, Station, sighting_image
+from tracker.sightings import TagRules
 from tracker.web import get_or_404, requires
 from tracker.web.forms import show_errors
 
@@ -167,6 +168,7 @@ def _ingest_uploads(session, files, deployment: Deployment) -> ingest.IngestRepo
         current_app.config["MEDIA_DIR"],
         user=current_user._get_current_object(),
         limits=limits,
+        tag_rules=TagRules.from_config(current_app.config),
     )
 
 

@@ -1,0 +1,120 @@
+"""Independent events: sightings that are one visit of one animal to one station.
+
+The rule (deterministic, and the same on SQLite and PostgreSQL):
+- Sightings are grouped by station, species and individual. Unidentified sightings of a
+  species form their own group at a station: an unidentified leopard is never merged into an
+  identified one's event, because it may be another cat.
+- Within a group, in time order (ties broken by sighting id), a sighting starts a new event
+  when it begins more than N minutes after the latest end of all earlier sightings in the group;
+  otherwise it joins the current event. Exactly N minutes apart is the same event; identical
+  times are the same event. Midnight and a change of deployment at the same station do not
+  break an event: the station is the place, whichever camera is there.
+- Sightings with no time (a reset clock, until fixed) belong to no event.
+- An event's id is the id of its first sighting; its count is the largest count seen in it.
+
+It is computed in SQL with window functions, on the fly: there is no stored event state to keep
+in step with edits, merges or clock corrections, and maps and exports can aggregate over it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Float, Select, case, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from tracker.models import Deployment, Sighting
+
+DEFAULT_MINUTES = 30
+# Gaps are compared in floating seconds: a millisecond of rounding must not split an event
+# whose sightings are exactly N minutes apart.
+TOLERANCE_S = 0.001
+
+
+class epoch_seconds(FunctionElement):
+    """Seconds since 1970 of a stored (naive UTC) timestamp, on each backend."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(epoch_seconds, "sqlite")
+def _epoch_sqlite(element, compiler, **kw):
+    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0)"
+
+
+@compiles(epoch_seconds, "postgresql")
+def _epoch_postgresql(element, compiler, **kw):
+    return f"EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})"
+
+
+def sighting_events(minutes: int = DEFAULT_MINUTES, where=()) -> Select:
+    """One row per timed sighting: sighting_id, station_id, species_id, individual_id,
+    event_start, event_end, count and event_id (the id of the event's first sighting).
+
+    `where` holds extra conditions on Sighting/Deployment (species, dates, stations...).
+    """
+    group = (Deployment.station_id, Sighting.species_id, Sighting.individual_id)
+    order = (Sighting.event_start, Sighting.id)
+    latest_before = func.max(Sighting.event_end).over(
+        partition_by=group, order_by=order, rows=(None, -1)
+    )
+    gap = epoch_seconds(Sighting.event_start) - epoch_seconds(latest_before)
+    starts_event = case(
+        (latest_before.is_(None), 1), (gap > minutes * 60 + TOLERANCE_S, 1), else_=0
+    )
+    flagged = (
+        select(
+            Sighting.id.label("sighting_id"),
+            Deployment.station_id,
+            Sighting.species_id,
+            Sighting.individual_id,
+            Sighting.event_start,
+            Sighting.event_end,
+            Sighting.count,
+            starts_event.label("starts_event"),
+        )
+        .join(Deployment, Deployment.id == Sighting.deployment_id)
+        .where(Sighting.event_start.is_not(None), *where)
+        .subquery("flagged")
+    )
+    return _numbered(flagged)
+
+
+def _numbered(flagged) -> Select:
+    c = flagged.c
+    group = (c.station_id, c.species_id, c.individual_id)
+    order = (c.event_start, c.sighting_id)
+    event_no = func.sum(c.starts_event).over(partition_by=group, order_by=order, rows=(None, 0))
+    numbered = select(*c, event_no.label("event_no")).subquery("numbered")
+    n = numbered.c
+    first = func.first_value(n.sighting_id).over(
+        partition_by=(n.station_id, n.species_id, n.individual_id, n.event_no),
+        order_by=(n.event_start, n.sighting_id),
+    )
+    return select(
+        n.sighting_id,
+        n.station_id,
+        n.species_id,
+        n.individual_id,
+        n.event_start,
+        n.event_end,
+        n.count,
+        first.label("event_id"),
+    )
+
+
+def events(minutes: int = DEFAULT_MINUTES, where=()) -> Select:
+    """One row per independent event: event_id, station_id, species_id, individual_id, start,
+    end, count (the largest in the event) and sightings (how many it joins)."""
+    rows = sighting_events(minutes, where).subquery("sighting_events")
+    c = rows.c
+    return select(
+        c.event_id,
+        c.station_id,
+        c.species_id,
+        c.individual_id,
+        func.min(c.event_start).label("start"),
+        func.max(c.event_end).label("end"),
+        func.max(c.count).label("count"),
+        func.count().label("sightings"),
+    ).group_by(c.event_id, c.station_id, c.species_id, c.individual_id)

@@ -1,0 +1,285 @@
+"""Turning photos into sightings: sequences to review, tagging, and sightings from photo tags.
+
+A sighting (Camtrap DP observation) rests on one or more images of one deployment; its time is
+the span of their corrected capture times, and its place is their deployment's station.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
+
+from tracker import audit, individuals
+from tracker.errors import InvalidInput
+from tracker.models import (
+    FLANKS,
+    LEOPARD,
+    LIFE_STAGES,
+    SEXES,
+    Image,
+    Individual,
+    Sighting,
+    Species,
+    User,
+    sighting_image,
+)
+
+MAX_COUNT = 1000
+MAX_COMMENTS = 2000
+
+
+@dataclass
+class SightingInput:
+    """What a person says about a sequence of images, before it is checked."""
+
+    species_id: int | None
+    individual_code: str = ""  # an existing (or former) code, or a new one with new_individual
+    new_individual: bool = False
+    individual_name: str = ""
+    count: int | None = 1
+    sex: str | None = None
+    life_stage: str | None = None
+    flank: str | None = None
+    comments: str = ""
+
+
+def _choice(value: str | None, allowed: tuple[str, ...], field: str, errors: dict) -> str | None:
+    if value in (None, ""):
+        return None
+    if value not in allowed:
+        errors[field] = f"Choose one of: {', '.join(allowed)}."
+    return value
+
+
+def _check(session: Session, data: SightingInput) -> tuple[Species | None, dict[str, str]]:
+    errors: dict[str, str] = {}
+    species = session.get(Species, data.species_id) if data.species_id else None
+    if species is None:
+        errors["species_id"] = "Choose a species (or blank)."
+    if data.count is None or not 1 <= data.count <= MAX_COUNT:
+        errors["count"] = f"Count must be a whole number from 1 to {MAX_COUNT}."
+    _choice(data.sex, SEXES, "sex", errors)
+    _choice(data.life_stage, LIFE_STAGES, "life_stage", errors)
+    _choice(data.flank, FLANKS, "flank", errors)
+    if len(data.comments) > MAX_COMMENTS:
+        errors["comments"] = f"Use at most {MAX_COMMENTS} characters."
+    code = data.individual_code.strip()
+    if code and species is not None and species.kind != "animal":
+        errors["individual_code"] = f"A {species.common_name.lower()} has no individual."
+    elif code and not data.new_individual and individuals.find(session, code) is None:
+        errors["individual_code"] = (
+            f"No individual with code {code}. Check the code, or create it as a new individual."
+        )
+    elif code and data.new_individual:
+        problem = individuals.check_new_code(session, code)
+        if problem:
+            errors["individual_code"] = problem
+    return species, errors
+
+
+def _individual(session, data: SightingInput, species, actor) -> Individual | None:
+    code = data.individual_code.strip()
+    if not code:
+        return None
+    if not data.new_individual:
+        return individuals.find(session, code)
+    return individuals.create(
+        session,
+        code=code,
+        species=species,
+        name=data.individual_name,
+        sex=data.sex or "unknown",
+        actor=actor,
+    )
+
+
+def _span(images: list[Image]) -> tuple[datetime | None, datetime | None]:
+    times = [i.taken_at_utc for i in images if i.taken_at_utc is not None]
+    return (min(times), max(times)) if times else (None, None)
+
+
+def tag_images(
+    session: Session,
+    images: list[Image],
+    data: SightingInput,
+    actor: User | None = None,
+    source: str = "manual",
+) -> Sighting:
+    """Record one sighting resting on these images (one sequence of one deployment)."""
+    species, errors = _check(session, data)
+    if not images:
+        errors["images"] = "Choose at least one image."
+    elif len({i.deployment_id for i in images}) > 1:
+        errors["images"] = "A sighting rests on images of one deployment only."
+    if errors:
+        raise InvalidInput(errors)
+    blank = species.kind == "blank"
+    start, end = _span(images)
+    sighting = Sighting(
+        species=species,
+        individual=None if blank else _individual(session, data, species, actor),
+        deployment_id=images[0].deployment_id,
+        event_start=start,
+        event_end=end,
+        count=1 if blank else data.count,
+        sex=None if blank else data.sex or None,
+        life_stage=None if blank else data.life_stage or None,
+        flank=None if blank else data.flank or None,
+        comments=data.comments.strip(),
+        source=source,
+        logged_by_id=actor.id if actor else None,
+        images=list(images),
+    )
+    session.add(sighting)
+    session.flush()
+    audit.record(session, actor, "create", "sighting", sighting.id, **_values(sighting))
+    return sighting
+
+
+def _values(sighting: Sighting) -> dict:
+    """A sighting's fields as the audit log records them (before/after)."""
+    return {
+        "species": sighting.species.scientific_name if sighting.species else None,
+        "individual": sighting.individual.code if sighting.individual else None,
+        "count": sighting.count,
+        "sex": sighting.sex,
+        "life_stage": sighting.life_stage,
+        "flank": sighting.flank,
+        "comments": sighting.comments,
+        "images": sorted(i.id for i in sighting.images),
+    }
+
+
+def update_sighting(
+    session: Session, sighting: Sighting, data: SightingInput, actor: User | None = None
+) -> None:
+    species, errors = _check(session, data)
+    if errors:
+        raise InvalidInput(errors)
+    before = _values(sighting)
+    blank = species.kind == "blank"
+    sighting.species = species
+    sighting.individual = None if blank else _individual(session, data, species, actor)
+    sighting.count = 1 if blank else data.count
+    sighting.sex = None if blank else data.sex or None
+    sighting.life_stage = None if blank else data.life_stage or None
+    sighting.flank = None if blank else data.flank or None
+    sighting.comments = data.comments.strip()
+    session.flush()
+    after = _values(sighting)
+    if after != before:
+        audit.record(session, actor, "update", "sighting", sighting.id, before=before, after=after)
+
+
+def delete_sighting(session: Session, sighting: Sighting, actor: User | None = None) -> None:
+    audit.record(session, actor, "delete", "sighting", sighting.id, before=_values(sighting))
+    session.delete(sighting)
+    session.flush()
+
+
+def sequences(
+    session: Session, deployment_id: int, gap_seconds: int, untagged_only: bool = True
+) -> list[list[Image]]:
+    """A deployment's images in time order, grouped into trigger bursts.
+
+    A burst continues while each image is less than `gap_seconds` after the previous one.
+    Images with no time stand alone, after the timed ones, in file-name order.
+    """
+    query = select(Image).where(Image.deployment_id == deployment_id)
+    if untagged_only:
+        tagged = exists().where(sighting_image.c.image_id == Image.id)
+        query = query.where(~tagged)
+    query = query.order_by(
+        Image.taken_at_utc.is_(None), Image.taken_at_utc, Image.original_filename, Image.id
+    )
+    groups: list[list[Image]] = []
+    previous: Image | None = None
+    for image in session.scalars(query):
+        if not _same_burst(previous, image, gap_seconds):
+            groups.append([])
+        groups[-1].append(image)
+        previous = image
+    return groups
+
+
+def _same_burst(previous: Image | None, image: Image, gap_seconds: int) -> bool:
+    if previous is None or previous.taken_at_utc is None or image.taken_at_utc is None:
+        return False
+    return (image.taken_at_utc - previous.taken_at_utc).total_seconds() < gap_seconds
+
+
+@dataclass(frozen=True)
+class TagRules:
+    """Which XMP keyword hierarchies name the species and the individual (configurable)."""
+
+    species: str = "Species"
+    individual: str = "individual"
+
+    @classmethod
+    def from_config(cls, config) -> TagRules:
+        return cls(species=config["TAG_SPECIES"], individual=config["TAG_INDIVIDUAL"])
+
+
+def _tag_value(tags: list[str], prefix: str) -> str | None:
+    """'Species|Amur leopard' -> 'Amur leopard' for prefix 'Species' (any case, last level)."""
+    for tag in tags:
+        parts = [p.strip() for p in tag.split("|")]
+        if len(parts) >= 2 and parts[0].lower() == prefix.lower() and parts[-1]:
+            return parts[-1]
+    return None
+
+
+def species_named(session: Session, name: str, actor: User | None) -> Species:
+    """The species with this common or scientific name; a new one, to be confirmed, if none."""
+    match = func.lower(name.strip())
+    found = session.scalar(
+        select(Species).where(
+            (func.lower(Species.common_name) == match)
+            | (func.lower(Species.scientific_name) == match)
+        )
+    )
+    if found is not None:
+        return found
+    species = Species(scientific_name=name.strip()[:120], common_name=name.strip()[:120],
+                      kind="animal", confirmed=False)  # fmt: skip
+    session.add(species)
+    session.flush()
+    audit.record(session, actor, "create", "species", species.id, name=name, source="tags")
+    return species
+
+
+def from_tags(
+    session: Session, images: list[Image], rules: TagRules, actor: User | None = None
+) -> list[Sighting]:
+    """Sightings for images whose photo-ID tags name a species or an individual.
+
+    An individual named without a species is taken to be of its catalogue species, or a leopard
+    if it is new (the tracker's focal species). Unknown species and individuals are created,
+    the species flagged for an admin to confirm or merge.
+    """
+    made = []
+    for image in images:
+        species_name = _tag_value(image.tags or [], rules.species)
+        code = _tag_value(image.tags or [], rules.individual)
+        if species_name is None and code is None:
+            continue
+        known = individuals.find(session, code) if code else None
+        if species_name is not None:
+            species = species_named(session, species_name, actor)
+        else:
+            species = known.species if known else species_named(session, LEOPARD, actor)
+        note = ""
+        if code and known is None:
+            problem = individuals.check_new_code(session, code)
+            if problem is None:
+                known = individuals.create(session, code=code, species=species, actor=actor)
+            else:  # keep what the photo-ID team wrote, for a person to sort out
+                note = f"Photo tag individual {code!r} not used: {problem}"
+        data = SightingInput(
+            species_id=species.id, individual_code=known.code if known else "", comments=note
+        )
+        made.append(tag_images(session, [image], data, actor, source="tags"))
+    return made
