@@ -21,6 +21,7 @@ from itertools import accumulate, islice
 from zoneinfo import ZoneInfo
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -570,8 +571,16 @@ def _insert_sightings(session: Session, rows: Iterator[dict]) -> int:
 )
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True)
 @click.option("--if-empty", is_flag=True, help="Skip quietly (exit 0) if there are stations.")
+@click.option(
+    "--photos/--no-photos",
+    default=None,
+    help="Generate photos for recent sightings and a few untagged bursts "
+    "[default: only for the default-size demo].",
+)
 @with_appcontext
-def demo_command(stations: int, sightings: int | None, seed: int, if_empty: bool) -> None:
+def demo_command(
+    stations: int, sightings: int | None, seed: int, if_empty: bool, photos: bool | None
+) -> None:
     """Load demo data: stations, deployments, leopards and sightings over two years.
 
     The same options and seed always give the same data (July 2024 to June 2026), so demos and
@@ -592,6 +601,11 @@ def demo_command(stations: int, sightings: int | None, seed: int, if_empty: bool
     except InvalidInput as exc:
         fail(exc)
     session.commit()
+    if photos or (photos is None and sightings is None and stations == DEFAULT_STATIONS):
+        from tracker.demo_photos import add_photos
+
+        added = add_photos(session, current_app.config["MEDIA_DIR"], seed)
+        click.echo(f"generated and imported {added} demo photos")
     click.echo(
         f"loaded demo data (seed {seed}): {summary.stations} stations, "
         f"{summary.deployments} deployments, {summary.individuals} individuals, "

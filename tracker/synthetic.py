@@ -82,7 +82,36 @@ def _xml_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def scene(size: tuple[int, int], seed: int) -> Image.Image:
+# Body colour and marking colour of the crude animals the demo's photos show.
+SUBJECTS = {
+    "leopard": ((214, 160, 70), (25, 20, 15)),
+    "tiger": ((222, 120, 40), (20, 15, 10)),
+    "deer": ((150, 95, 55), (240, 235, 225)),
+    "boar": ((70, 55, 45), (40, 30, 25)),
+    "human": ((60, 90, 60), (200, 170, 140)),
+}
+
+
+def _animal(draw: ImageDraw.ImageDraw, size: tuple[int, int], kind: str, rng) -> None:
+    """A body and its markings: rosettes for a leopard, stripes for a tiger, spots for a deer."""
+    body, marks = SUBJECTS[kind]
+    w, h = size
+    x, y = rng.randint(w // 5, w // 2), rng.randint(h // 3, h // 2)
+    bw, bh = w // 3, h // 5
+    draw.ellipse((x, y, x + bw, y + bh), fill=body)
+    draw.ellipse((x + bw - bw // 8, y - bh // 3, x + bw + bw // 5, y + bh // 2), fill=body)
+    for _ in range(30 if kind in ("leopard", "deer") else 8):
+        sx, sy = x + rng.randint(bw // 10, bw - bw // 10), y + rng.randint(bh // 8, bh - bh // 8)
+        r = max(2, w // 160)
+        if kind == "leopard":
+            draw.ellipse((sx - 2 * r, sy - 2 * r, sx + 2 * r, sy + 2 * r), outline=marks, width=r)
+        elif kind == "tiger":
+            draw.line((sx, y + bh // 8, sx + r * 3, y + bh - bh // 8), fill=marks, width=2 * r)
+        else:
+            draw.ellipse((sx - r, sy - r, sx + r, sy + r), fill=marks)
+
+
+def scene(size: tuple[int, int], seed: int, subject: str | None = None) -> Image.Image:
     """A forest-floor-like picture: textured enough that the JPEG is camera-sized."""
     rng = random.Random(seed)
     # Noise at an eighth of the size, blurred up: about 0.12 bytes per pixel (600 kB for 5 MP),
@@ -96,6 +125,8 @@ def scene(size: tuple[int, int], seed: int) -> Image.Image:
         r = rng.randint(size[0] // 80 + 1, size[0] // 20 + 2)
         shade = rng.randint(20, 120)
         draw.ellipse((x - r, y - r, x + r, y + r), fill=(shade, shade + 10, shade // 2))
+    if subject in SUBJECTS:
+        _animal(draw, size, subject, rng)
     return picture
 
 
@@ -106,6 +137,7 @@ def jpeg_bytes(
     seed: int = 0,
     xmp: bytes | None = None,
     quality: int = 85,
+    subject: str | None = None,
     **exif_options,
 ) -> bytes:
     """A complete JPEG with the given EXIF (and XMP, if any)."""
@@ -113,5 +145,5 @@ def jpeg_bytes(
     options = {"exif": exif_block(taken_at, **exif_options), "quality": quality}
     if xmp is not None:
         options["xmp"] = xmp
-    scene(size, seed).save(buffer, "JPEG", **options)
+    scene(size, seed, subject).save(buffer, "JPEG", **options)
     return buffer.getvalue()
