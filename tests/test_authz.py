@@ -7,6 +7,7 @@ without an entry here fails `test_matrix_covers_every_route` until someone decid
 from __future__ import annotations
 
 import io
+from collections import defaultdict
 from datetime import date, datetime
 from urllib.parse import urlsplit
 
@@ -14,9 +15,9 @@ import pytest
 from conftest import PASSWORD, PASSWORD_HASH, csrf_token, row_counts
 from sqlalchemy import select
 
-from tracker import accounts, fieldwork, ingest, sources
+from tracker import accounts, fieldwork, individuals, ingest, sightings, sources
 from tracker.db import get_session
-from tracker.models import Image, User
+from tracker.models import LEOPARD, Image, Species, User
 from tracker.synthetic import jpeg_bytes
 
 TAKEN = datetime(2024, 4, 10, 22, 15)
@@ -36,9 +37,14 @@ MANAGE = _roles(LOGIN, 403, 403, 200)
 REFUSED = _roles(LOGIN, 403, 403, 400)  # an admin's bad submission is refused with 400
 IMPORT = _roles(LOGIN, 403, 403, "to /stations/")
 UPLOAD = _roles(LOGIN, 200, 403, 200)
+SPECIES = _roles(LOGIN, 403, 403, "to /species/")
+TAG_REFUSED = _roles(LOGIN, 400, 400, 400)
+# POSTs an allowed role cannot get wrong: they are accepted, and write.
+WRITES = {"review.delete_sighting"}
 
 # (endpoint, method) -> (path, expected per visitor, POST data: valid CSRF token, bad values).
-# {station}, {deployment}, {image} and {user} are filled in with the ids of rows made by `rows`.
+# {station}, {deployment}, {image}, {user}, {individual} and {species} are filled in with the ids
+# of rows made by `rows`.
 MATRIX = {
     ("auth.login", "GET"): ("/login", _roles(200, HOME, HOME, HOME), None),
     ("auth.login", "POST"): ("/login", _roles(400, HOME, HOME, HOME), {"email": ""}),
@@ -72,6 +78,40 @@ MATRIX = {
     ("images.preview", "GET"): ("/images/{image}/preview", VIEW, None),
     ("images.original", "GET"): ("/images/{image}/original", VIEW, None),
     ("individuals.index", "GET"): ("/individuals/", VIEW, None),
+    ("individuals.detail", "GET"): ("/individuals/{individual}", VIEW, None),
+    ("individuals.reference", "POST"): (
+        "/individuals/{individual}/reference",
+        _roles(LOGIN, 400, 400, 400),
+        {"image_id": "", "flank": "left"},
+    ),
+    ("individuals.edit", "GET"): ("/individuals/{individual}/edit", MANAGE, None),
+    ("individuals.edit", "POST"): ("/individuals/{individual}/edit", REFUSED, {"code": ""}),
+    ("individuals.merge", "GET"): ("/individuals/{individual}/merge", MANAGE, None),
+    ("individuals.merge", "POST"): ("/individuals/{individual}/merge", REFUSED, {"other": ""}),
+    ("clocks.correct", "GET"): ("/deployments/{deployment}/clock", MANAGE, None),
+    ("clocks.correct", "POST"): (
+        "/deployments/{deployment}/clock",
+        REFUSED,
+        {"method": "fixed", "offset": "abc", "action": "apply"},
+    ),
+    ("clocks.report", "GET"): ("/deployments/{deployment}/timestamps", VIEW, None),
+    ("review.index", "GET"): ("/review/", VIEW, None),
+    ("review.queue", "GET"): ("/review/{deployment}", VIEW, None),
+    ("review.next_sequence", "GET"): ("/review/{deployment}/next", VIEW, None),
+    ("review.tag", "POST"): ("/review/{deployment}/tag", TAG_REFUSED, {"image_ids": ""}),
+    ("review.edit_sighting", "GET"): ("/sightings/{sighting}/edit", VIEW, None),
+    ("review.edit_sighting", "POST"): ("/sightings/{sighting}/edit", TAG_REFUSED, {"count": "0"}),
+    # A deletion carries no data to get wrong: whoever may tag, deletes (see WRITES).
+    ("review.delete_sighting", "POST"): (
+        "/sightings/{sighting}/delete",
+        _roles(LOGIN, *["to /review/{deployment}"] * 3),
+        {},
+    ),
+    ("species.index", "GET"): ("/species/", MANAGE, None),
+    # Both answer an admin with the list page and a message. Confirming a species that is
+    # already confirmed (the leopard) changes nothing, so it stands in for a refused POST.
+    ("species.confirm", "POST"): ("/species/{leopard}/confirm", SPECIES, {}),
+    ("species.merge", "POST"): ("/species/{species}/merge", SPECIES, {"target": ""}),
     ("users.index", "GET"): ("/users/", MANAGE, None),
     ("users.create", "GET"): ("/users/new", MANAGE, None),
     ("users.create", "POST"): ("/users/new", REFUSED, {"email": "", "role": "ranger"}),
@@ -110,6 +150,18 @@ VALID_POST = {
         "confirm": "a long enough password",
     },
     "users.edit": lambda ids: {"role": "researcher", "active": "y"},
+    "individuals.reference": lambda ids: {"image_id": str(ids["image"]), "flank": "left"},
+    "individuals.edit": lambda ids: {"code": "AL-99", "sex": "unknown"},
+    "individuals.merge": lambda ids: {"other": str(ids["other"]), "keep": "this", "confirm": "yes"},
+    "clocks.correct": lambda ids: {"method": "fixed", "offset": "+00:01:00", "action": "apply"},
+    "species.confirm": lambda ids: {},
+    "review.tag": lambda ids: {
+        "image_ids": str(ids["untagged"]),
+        "species_id": str(ids["leopard"]),
+    },
+    "review.edit_sighting": lambda ids: {"species_id": str(ids["leopard"]), "count": "1"},
+    "review.delete_sighting": lambda ids: {},
+    "species.merge": lambda ids: {"target": str(ids["leopard"])},
     "images.upload": lambda ids: {
         "deployment": str(ids["deployment"]),
         "files": (io.BytesIO(jpeg_bytes(TAKEN, seed=2)), "IMG_0002.JPG"),
@@ -133,10 +185,32 @@ def rows(app, users) -> dict[str, int]:
         user = User(email="someone@park.test", password_hash=PASSWORD_HASH, role="ranger")
         session.add(user)
         session.commit()
-        photo = sources.Item("IMG_0001.JPG", jpeg_bytes(TAKEN, seed=1))
-        ingest.ingest(session, [photo], deployment, app.config["MEDIA_DIR"])
-        image = session.scalar(select(Image.id))
-        return {"station": station.id, "deployment": deployment.id, "image": image, "user": user.id}
+        photos = [sources.Item(f"IMG_000{i}.JPG", jpeg_bytes(TAKEN, seed=i)) for i in (1, 2)]
+        ingest.ingest(session, photos, deployment, app.config["MEDIA_DIR"])
+        image, untagged = session.scalars(select(Image).order_by(Image.id)).all()
+        leopard = session.scalar(select(Species).where(Species.scientific_name == LEOPARD))
+        cat = individuals.create(session, code="AL-01", species=leopard)
+        other = individuals.create(session, code="AL-02", species=leopard)
+        sighting = sightings.tag_images(
+            session,
+            [image],
+            sightings.SightingInput(species_id=leopard.id, individual_code="AL-01"),
+        )
+        odd = Species(scientific_name="Leoprd", common_name="Leoprd", confirmed=False)
+        session.add(odd)
+        session.commit()
+        return {
+            "station": station.id,
+            "deployment": deployment.id,
+            "image": image.id,
+            "untagged": untagged.id,
+            "sighting": sighting.id,
+            "user": user.id,
+            "individual": cat.id,
+            "other": other.id,
+            "species": odd.id,
+            "leopard": leopard.id,
+        }
 
 
 def assert_status(response, expected) -> None:
@@ -162,7 +236,7 @@ def test_matrix_covers_every_route(app):
     assert set(MATRIX) - routes == set(), "matrix entries for routes the app no longer has"
     adapter = app.url_map.bind("localhost")
     for (endpoint, method), (path, _, _) in MATRIX.items():
-        url = path.format(station=1, deployment=1, image=1, user=1)
+        url = path.format_map(defaultdict(lambda: 1))
         assert adapter.match(url, method)[0] == endpoint
     posts = {endpoint for endpoint, method in routes if method == "POST"}
     assert posts == set(VALID_POST)
@@ -180,7 +254,12 @@ def test_access(app, client, as_role, rows, endpoint, method, who):
         return
     token = csrf_token(client, "/login" if who == ANON else "/")
     before = row_counts(app)
-    assert_status(client.post(url, data={**data, "csrf_token": token}), expected[who])
+    response = client.post(url, data={**data, "csrf_token": token})
+    assert_status(
+        response, expected[who].format(**rows) if isinstance(expected[who], str) else expected[who]
+    )
+    if endpoint in WRITES and response.status_code == 302 and who != ANON:
+        return  # accepted, as it should be; its effect is tested with the page
     assert row_counts(app) == before, "a refused or forbidden POST wrote something"
 
 

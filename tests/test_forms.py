@@ -522,16 +522,20 @@ def test_individuals_list_counts_sightings(app, client, as_role, field):
             )
         session.commit()
     response = client.get("/individuals/")
+    # Three sightings days apart: three independent events, at one station. Last seen in 2024,
+    # so flagged as not seen for NOT_SEEN_MONTHS (12).
     assert table_rows(response) == [
         [
             "AL-01",
             "Kedrovaya",
             "female",
             "Amur leopard",
-            "3",
             "2024-05-01 22:15",
-            "2024-05-20 22:15",
+            "2024-05-20 22:15 not seen for 12 months",
+            "3",
+            "3",
+            "1",
         ],
-        ["AL-02", "<i>Shy</i>", "unknown", "Amur leopard", "0", "—", "—"],
+        ["AL-02", "<i>Shy</i>", "unknown", "Amur leopard", "—", "—", "0", "0", "0"],
     ]
     assert "&lt;i&gt;Shy&lt;/i&gt;" in response.get_data(as_text=True)

@@ -18,7 +18,7 @@ in step with edits, merges or clock corrections, and maps and exports can aggreg
 
 from __future__ import annotations
 
-from sqlalchemy import Float, Select, case, func, select
+from sqlalchemy import ColumnElement, Float, Select, Subquery, case, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -47,22 +47,18 @@ def _epoch_postgresql(element, compiler, **kw):
     return f"EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})"
 
 
-def sighting_events(minutes: int = DEFAULT_MINUTES, where=()) -> Select:
-    """One row per timed sighting: sighting_id, station_id, species_id, individual_id,
-    event_start, event_end, count and event_id (the id of the event's first sighting).
+def _ordered(where) -> Subquery:
+    """Timed sightings with the latest end of the earlier ones in their group.
 
-    `where` holds extra conditions on Sighting/Deployment (species, dates, stations...).
+    The window is computed once here and tested in the queries above it: SQLite would evaluate
+    it again for every mention.
     """
     group = (Deployment.station_id, Sighting.species_id, Sighting.individual_id)
     order = (Sighting.event_start, Sighting.id)
     latest_before = func.max(Sighting.event_end).over(
         partition_by=group, order_by=order, rows=(None, -1)
     )
-    gap = epoch_seconds(Sighting.event_start) - epoch_seconds(latest_before)
-    starts_event = case(
-        (latest_before.is_(None), 1), (gap > minutes * 60 + TOLERANCE_S, 1), else_=0
-    )
-    flagged = (
+    return (
         select(
             Sighting.id.label("sighting_id"),
             Deployment.station_id,
@@ -71,12 +67,50 @@ def sighting_events(minutes: int = DEFAULT_MINUTES, where=()) -> Select:
             Sighting.event_start,
             Sighting.event_end,
             Sighting.count,
-            starts_event.label("starts_event"),
+            latest_before.label("latest_before"),
         )
         .join(Deployment, Deployment.id == Sighting.deployment_id)
         .where(Sighting.event_start.is_not(None), *where)
-        .subquery("flagged")
+        .subquery("ordered")
     )
+
+
+def _starts_event(c, minutes: int) -> ColumnElement[bool]:
+    """The rule: first of its group, or more than N minutes after the latest earlier end."""
+    gap = epoch_seconds(c.event_start) - epoch_seconds(c.latest_before)
+    return or_(c.latest_before.is_(None), gap > minutes * 60 + TOLERANCE_S)
+
+
+def event_starts(minutes: int = DEFAULT_MINUTES, where=()) -> Select:
+    """One row per independent event, from the sighting that starts it: sighting_id (= the
+    event's id), station_id, species_id, individual_id and start.
+
+    Counting events needs only where each starts: one window, about a third of the cost of
+    numbering every sighting's event (what the dashboard counts on 100,000 sightings).
+    """
+    c = _ordered(where).c
+    return select(
+        c.sighting_id, c.station_id, c.species_id, c.individual_id, c.event_start.label("start")
+    ).where(_starts_event(c, minutes))
+
+
+def sighting_events(minutes: int = DEFAULT_MINUTES, where=()) -> Select:
+    """One row per timed sighting: sighting_id, station_id, species_id, individual_id,
+    event_start, event_end, count and event_id (the id of the event's first sighting).
+
+    `where` holds extra conditions on Sighting/Deployment (species, dates, stations...).
+    """
+    c = _ordered(where).c
+    flagged = select(
+        c.sighting_id,
+        c.station_id,
+        c.species_id,
+        c.individual_id,
+        c.event_start,
+        c.event_end,
+        c.count,
+        case((_starts_event(c, minutes), 1), else_=0).label("starts_event"),
+    ).subquery("flagged")
     return _numbered(flagged)
 
 

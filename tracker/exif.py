@@ -556,23 +556,29 @@ def _time_fields(fields: dict[str, Any], notes: ReconyxMakerNotes | None) -> dic
     return {}
 
 
+def parse_camera_time(raw: str) -> tuple[datetime | None, str | None]:
+    """The wall-clock time a camera wrote, whatever its year; or None and why not.
+
+    Plausibility (before 1990, in the future) is a separate judgement: a clock correction may
+    rescue a camera that was reset to 1970.
+    """
+    if _UNSET_RE.fullmatch(raw):
+        return None, f"camera clock not set ({raw})"
+    match = _TIME_RE.match(raw)
+    if match is None:
+        return None, f"unparsable date ({raw})"
+    try:
+        return datetime(*(int(part) for part in match.groups())), None
+    except ValueError:
+        return None, f"impossible date ({raw})"
+
+
 def _judge_time(raw: str) -> dict[str, Any]:
     """The datetime the text stands for, or None and the reason it cannot be believed."""
-    answer: dict[str, Any] = {"taken_at_raw": raw, "taken_at": None, "time_problem": None}
-    match = _TIME_RE.match(raw)
-    if _UNSET_RE.fullmatch(raw):
-        answer["time_problem"] = f"camera clock not set ({raw})"
-    elif match is None:
-        answer["time_problem"] = f"unparsable date ({raw})"
-    else:
-        try:
-            taken_at = datetime(*(int(part) for part in match.groups()))
-        except ValueError:
-            answer["time_problem"] = f"impossible date ({raw})"
-        else:
-            answer["time_problem"] = _implausible(taken_at, raw)
-            answer["taken_at"] = None if answer["time_problem"] else taken_at
-    return answer
+    taken_at, problem = parse_camera_time(raw)
+    if taken_at is not None:
+        problem = _implausible(taken_at, raw)
+    return {"taken_at_raw": raw, "taken_at": None if problem else taken_at, "time_problem": problem}
 
 
 def _implausible(taken_at: datetime, raw: str) -> str | None:

@@ -185,6 +185,10 @@ def camera_for_serial(session: Session, serial: str | None) -> Camera | None:
     return camera
 
 
+# Editing any of these changes the deployment's images' corrected times or timestamp flags.
+TIME_FIELDS = {"start_date", "end_date", "timezone", "clock_offset_s"}
+
+
 @dataclass
 class DeploymentInput:
     """What a person says about a deployment, before it is checked."""
@@ -288,6 +292,11 @@ def update_deployment(
         for key, value in values.items():
             setattr(deployment, key, value)
         audit.record(session, actor, "update", "deployment", deployment.id, changes=diff)
+    if diff.keys() & TIME_FIELDS:
+        # The images' corrected times and flags depend on these: recompute them now.
+        from tracker.clockfix import recompute_times  # clockfix imports this module
+
+        recompute_times(session, deployment)
     return diff
 
 

@@ -1,15 +1,35 @@
-"""The individual catalogue: finding, creating, renaming and merging known animals."""
+"""The individual catalogue: finding, creating, renaming and merging known animals.
+
+Counts are aggregate queries (independent events from `tracker.events`); every function takes the
+session, flushes, and leaves the commit to its caller.
+"""
 
 from __future__ import annotations
 
+import calendar
 import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session, joinedload, selectinload
 
-from tracker import audit
+from tracker import audit, events
 from tracker.errors import InvalidInput
-from tracker.models import SEXES, Individual, IndividualCode, Species, User
+from tracker.models import (
+    FLANKS,
+    SEXES,
+    Deployment,
+    Image,
+    Individual,
+    IndividualCode,
+    Sighting,
+    Species,
+    Station,
+    User,
+    individual_reference_image,
+    sighting_image,
+)
 
 # Like station codes: letters, digits and hyphens (AL-12), so they survive every export format.
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")
@@ -66,3 +86,482 @@ def create(
     session.flush()
     audit.record(session, actor, "create", "individual", individual.id, code=code)
     return individual
+
+
+# --- the catalogue ----------------------------------------------------------------------------
+
+# The list's sortable columns (`?sort=`), nothing else reaches ORDER BY.
+SORTS = ("code", "name", "first", "last", "sightings", "events", "stations")
+MAX_NOTES = 5000
+MAX_NAME = 120
+# The newest sightings a profile lists unless all are asked for.
+TIMELINE_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """One individual as the catalogue lists it."""
+
+    id: int
+    code: str
+    name: str
+    sex: str
+    species: str
+    first_seen: datetime | None
+    last_seen: datetime | None
+    sightings: int
+    events: int
+    stations: int
+    not_seen: bool  # last seen before the cut-off (never-seen animals are not flagged)
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day `months` calendar months earlier (the month's last day if it is shorter)."""
+    year, month0 = divmod(day.year * 12 + day.month - 1 - months, 12)
+    last = calendar.monthrange(year, month0 + 1)[1]
+    return date(year, month0 + 1, min(day.day, last))
+
+
+def not_seen_cutoff(today: date, not_seen_months: int) -> datetime:
+    """Animals last seen before this instant (UTC) are flagged as not seen for a while."""
+    return datetime.combine(months_before(today, not_seen_months), time(), tzinfo=UTC)
+
+
+def _event_counts(minutes: int, where, *group):
+    """Independent events per `group` column(s) of the events query, as a subquery."""
+    rows = events.events(minutes, where=where).subquery("individual_events")
+    columns = [rows.c[name] for name in group]
+    return (
+        select(*columns, func.count().label("events")).group_by(*columns).subquery("event_counts")
+    )
+
+
+def catalogue(
+    session: Session,
+    *,
+    minutes: int,
+    not_seen_months: int,
+    today: date | None = None,
+    sort: str = "code",
+    descending: bool = False,
+) -> list[CatalogueEntry]:
+    """Every individual with first and last seen, sightings, independent events and stations
+    visited: one aggregate query, sorted in SQL by one of SORTS (unknown keys sort by code)."""
+    today = today or datetime.now(UTC).date()
+    seen = (
+        select(
+            Sighting.individual_id,
+            func.count(Sighting.id).label("sightings"),
+            func.min(Sighting.event_start).label("first_seen"),
+            func.max(Sighting.event_end).label("last_seen"),
+            func.count(Deployment.station_id.distinct()).label("stations"),
+        )
+        .join(Deployment, Deployment.id == Sighting.deployment_id)
+        .where(Sighting.individual_id.is_not(None))
+        .group_by(Sighting.individual_id)
+        .subquery("seen")
+    )
+    counted = _event_counts(minutes, (Sighting.individual_id.is_not(None),), "individual_id")
+    sightings = func.coalesce(seen.c.sightings, 0)
+    event_count = func.coalesce(counted.c.events, 0)
+    stations = func.coalesce(seen.c.stations, 0)
+    keys = {
+        "code": func.lower(Individual.code),
+        "name": func.lower(Individual.name),
+        "first": seen.c.first_seen,
+        "last": seen.c.last_seen,
+        "sightings": sightings,
+        "events": event_count,
+        "stations": stations,
+    }
+    key = keys.get(sort, keys["code"])
+    order = []
+    if sort in ("first", "last"):
+        order.append(key.is_(None))  # never seen: last, whichever the direction
+    elif sort == "name":
+        order.append(Individual.name == "")  # unnamed: last
+    order += [key.desc() if descending else key.asc(), func.lower(Individual.code), Individual.id]
+    query = (
+        select(
+            Individual.id,
+            Individual.code,
+            Individual.name,
+            Individual.sex,
+            Species.common_name,
+            seen.c.first_seen,
+            seen.c.last_seen,
+            sightings.label("sightings"),
+            event_count.label("events"),
+            stations.label("stations"),
+        )
+        .join(Species, Species.id == Individual.species_id)
+        .outerjoin(seen, seen.c.individual_id == Individual.id)
+        .outerjoin(counted, counted.c.individual_id == Individual.id)
+        .order_by(*order)
+    )
+    cutoff = not_seen_cutoff(today, not_seen_months)
+    return [
+        CatalogueEntry(
+            id=row.id,
+            code=row.code,
+            name=row.name,
+            sex=row.sex,
+            species=row.common_name,
+            first_seen=row.first_seen,
+            last_seen=row.last_seen,
+            sightings=row.sightings,
+            events=row.events,
+            stations=row.stations,
+            not_seen=row.last_seen is not None and row.last_seen < cutoff,
+        )
+        for row in session.execute(query)
+    ]
+
+
+# --- one individual's profile -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StationVisits:
+    station_id: int
+    code: str
+    name: str
+    sightings: int
+    events: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+
+
+@dataclass
+class Profile:
+    individual: Individual
+    former_codes: list[IndividualCode]  # newest first
+    references: dict[str, Image]  # flank -> the chosen photo
+    other_references: list[Image]  # reference photos with no flank (kept from a merge)
+    timeline: list[Sighting]  # newest first, at most `limit`; untimed ones last
+    sightings: int
+    events: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    stations: list[StationVisits] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """Whether the timeline lists every sighting."""
+        return len(self.timeline) >= self.sightings
+
+
+def profile(
+    session: Session, individual: Individual, minutes: int, limit: int | None = TIMELINE_LIMIT
+) -> Profile:
+    """What the catalogue knows of one animal: history, reference photos, sightings, places."""
+    mine = Sighting.individual_id == individual.id
+    totals = session.execute(
+        select(
+            func.count(Sighting.id),
+            func.min(Sighting.event_start),
+            func.max(Sighting.event_end),
+        ).where(mine)
+    ).one()
+    event_total = session.scalar(
+        select(func.count()).select_from(events.events(minutes, where=(mine,)).subquery())
+    )
+    timeline = (
+        select(Sighting)
+        .where(mine)
+        .options(
+            selectinload(Sighting.images),
+            joinedload(Sighting.deployment).joinedload(Deployment.station),
+        )
+        .order_by(Sighting.event_start.is_(None), Sighting.event_start.desc(), Sighting.id.desc())
+    )
+    if limit is not None:
+        timeline = timeline.limit(limit)
+    references: dict[str, Image] = {}
+    others: list[Image] = []
+    for image, flank in session.execute(
+        select(Image, individual_reference_image.c.flank)
+        .join(individual_reference_image, individual_reference_image.c.image_id == Image.id)
+        .where(individual_reference_image.c.individual_id == individual.id)
+        .order_by(Image.id)
+    ):
+        if flank in FLANKS:
+            references[flank] = image
+        else:
+            others.append(image)
+    former = session.scalars(
+        select(IndividualCode)
+        .where(IndividualCode.individual_id == individual.id)
+        .order_by(IndividualCode.replaced_at.desc(), IndividualCode.id.desc())
+    ).all()
+    return Profile(
+        individual=individual,
+        former_codes=list(former),
+        references=references,
+        other_references=others,
+        timeline=list(session.scalars(timeline)),
+        sightings=totals[0],
+        events=event_total,
+        first_seen=totals[1],
+        last_seen=totals[2],
+        stations=_stations_visited(session, individual, minutes),
+    )
+
+
+def _stations_visited(session: Session, individual: Individual, minutes: int):
+    mine = Sighting.individual_id == individual.id
+    seen = (
+        select(
+            Deployment.station_id,
+            func.count(Sighting.id).label("sightings"),
+            func.min(Sighting.event_start).label("first_seen"),
+            func.max(Sighting.event_end).label("last_seen"),
+        )
+        .join(Deployment, Deployment.id == Sighting.deployment_id)
+        .where(mine)
+        .group_by(Deployment.station_id)
+        .subquery("seen_at")
+    )
+    counted = _event_counts(minutes, (mine,), "station_id")
+    rows = session.execute(
+        select(
+            Station.id,
+            Station.code,
+            Station.name,
+            seen.c.sightings,
+            func.coalesce(counted.c.events, 0).label("events"),
+            seen.c.first_seen,
+            seen.c.last_seen,
+        )
+        .join(seen, seen.c.station_id == Station.id)
+        .outerjoin(counted, counted.c.station_id == Station.id)
+        .order_by(seen.c.sightings.desc(), Station.code)
+    )
+    return [StationVisits(*row) for row in rows]
+
+
+# --- curating the catalogue -------------------------------------------------------------------
+
+
+def _check_fields(name: str, sex: str, notes: str) -> dict[str, str]:
+    errors = {}
+    if len(name) > MAX_NAME:
+        errors["name"] = f"Use at most {MAX_NAME} characters for the name."
+    if sex not in SEXES:
+        errors["sex"] = f"Sex must be one of: {', '.join(SEXES)}."
+    if len(notes) > MAX_NOTES:
+        errors["notes"] = f"Use at most {MAX_NOTES} characters for the notes."
+    return errors
+
+
+def _values(individual: Individual) -> dict:
+    return {
+        "code": individual.code,
+        "name": individual.name,
+        "sex": individual.sex,
+        "notes": individual.notes,
+    }
+
+
+def rename(
+    session: Session,
+    individual: Individual,
+    *,
+    code: str,
+    name: str,
+    sex: str,
+    notes: str = "",
+    actor: User | None = None,
+) -> None:
+    """Change an individual's code (the old one stays findable, as history) and its name, sex
+    and notes. Refused input raises InvalidInput and changes nothing."""
+    code, name, notes = code.strip(), name.strip(), notes.strip()
+    errors = _check_fields(name, sex, notes)
+    new_code = code != individual.code
+    if new_code:
+        holder = find(session, code) if CODE_RE.match(code) else None
+        if holder is None or holder.id != individual.id:  # its own former code may come back
+            problem = check_new_code(session, code)
+            if problem:
+                errors["code"] = problem
+    if errors:
+        raise InvalidInput(errors)
+    before = _values(individual)
+    if new_code and code.lower() != individual.code.lower():  # not a mere change of case
+        session.add(
+            IndividualCode(individual_id=individual.id, code=individual.code, reason="rename")
+        )
+    individual.code, individual.name, individual.sex, individual.notes = code, name, sex, notes
+    session.flush()
+    after = _values(individual)
+    changed = [f for f in after if after[f] != before[f]]
+    if changed:
+        session.expire(individual, ["former_codes"])
+        audit.record(
+            session,
+            actor,
+            "rename" if new_code else "update",
+            "individual",
+            individual.id,
+            before={f: before[f] for f in changed},
+            after={f: after[f] for f in changed},
+        )
+
+
+def check_merge(keep: Individual, absorb: Individual) -> None:
+    """Refuse a merge that cannot be right (raises InvalidInput)."""
+    if keep.id == absorb.id:
+        raise InvalidInput({"other": f"{keep.code} cannot be merged with itself."})
+    if keep.species_id != absorb.species_id:
+        raise InvalidInput(
+            {
+                "other": f"{keep.code} is a {keep.species.common_name} and {absorb.code} a "
+                f"{absorb.species.common_name}: only individuals of one species can be merged."
+            }
+        )
+
+
+@dataclass(frozen=True)
+class MergePlan:
+    """What a merge will move, for the confirmation page."""
+
+    sightings: int
+    references: int
+    codes: list[str]  # the absorbed one's code and former codes, all kept as history
+
+
+def merge_plan(session: Session, keep: Individual, absorb: Individual) -> MergePlan:
+    check_merge(keep, absorb)
+    sightings = session.scalar(
+        select(func.count(Sighting.id)).where(Sighting.individual_id == absorb.id)
+    )
+    references = session.scalar(
+        select(func.count())
+        .select_from(individual_reference_image)
+        .where(individual_reference_image.c.individual_id == absorb.id)
+    )
+    former = session.scalars(
+        select(IndividualCode.code)
+        .where(IndividualCode.individual_id == absorb.id)
+        .order_by(IndividualCode.replaced_at, IndividualCode.id)
+    ).all()
+    return MergePlan(sightings=sightings, references=references, codes=[absorb.code, *former])
+
+
+def merge(session: Session, keep: Individual, absorb: Individual, actor: User | None) -> MergePlan:
+    """Fold `absorb` into `keep`: the same cat, catalogued twice.
+
+    Every sighting and reference photo of `absorb` moves to `keep`; its code and former codes
+    become former codes of `keep` (reason "merge"), so they still find the animal; the absorbed
+    row is deleted. Where both had a reference photo for one flank, `keep`'s stays chosen and
+    the other is kept as a reference without a flank. A name, sex or notes `keep` lacks are taken
+    from `absorb`. Refused merges raise InvalidInput before anything is written.
+    """
+    session.flush()
+    plan = merge_plan(session, keep, absorb)
+    absorbed = {"id": absorb.id, **_values(absorb)}
+    moved = session.execute(
+        update(Sighting)
+        .where(Sighting.individual_id == absorb.id)
+        .values(individual_id=keep.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    ref = individual_reference_image
+    kept_refs = select(ref.c.image_id, ref.c.flank).where(ref.c.individual_id == keep.id)
+    kept = dict(session.execute(kept_refs).all())
+    taken_flanks = {flank for flank in kept.values() if flank}
+    references = []
+    for image_id, flank in session.execute(
+        select(ref.c.image_id, ref.c.flank)
+        .where(ref.c.individual_id == absorb.id)
+        .order_by(ref.c.image_id)
+    ):
+        if image_id in kept:
+            continue
+        if flank in taken_flanks:
+            flank = None
+        taken_flanks.add(flank)
+        references.append({"individual_id": keep.id, "image_id": image_id, "flank": flank})
+    session.execute(delete(ref).where(ref.c.individual_id == absorb.id))
+    if references:
+        session.execute(insert(ref), references)
+    session.execute(
+        update(IndividualCode)
+        .where(IndividualCode.individual_id == absorb.id)
+        .values(individual_id=keep.id, reason="merge")
+        .execution_options(synchronize_session=False)
+    )
+    session.add(IndividualCode(individual_id=keep.id, code=absorb.code, reason="merge"))
+    filled = {}
+    if not keep.name and absorb.name:
+        filled["name"] = absorb.name
+    if keep.sex == "unknown" and absorb.sex != "unknown":
+        filled["sex"] = absorb.sex
+    if absorb.notes:
+        filled["notes"] = "\n\n".join(
+            n for n in (keep.notes, f"From {absorb.code}: {absorb.notes}") if n
+        )[:MAX_NOTES]
+    filled = audit.changes(keep, filled)
+    for name, (_before, after) in filled.items():
+        setattr(keep, name, after)
+    session.flush()
+    # Bulk statements bypassed the identity map: reload whatever the session holds.
+    session.expire_all()
+    session.delete(absorb)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "merge",
+        "individual",
+        keep.id,
+        kept=keep.code,
+        absorbed=absorbed,
+        former_codes_moved=plan.codes,
+        sightings_moved=moved,
+        references_moved=[r["image_id"] for r in references],
+        filled_in=filled,
+    )
+    return plan
+
+
+def set_reference(
+    session: Session, individual: Individual, image_id: int, flank: str, actor: User | None
+) -> None:
+    """Make one of the animal's sighting photos its reference for a flank, replacing the
+    previous one; photos of other animals' sightings are refused."""
+    errors = {}
+    if flank not in FLANKS:
+        errors["flank"] = f"Flank must be one of: {', '.join(FLANKS)}."
+    own = (
+        select(sighting_image.c.image_id)
+        .join(Sighting, Sighting.id == sighting_image.c.sighting_id)
+        .where(Sighting.individual_id == individual.id, sighting_image.c.image_id == image_id)
+        .limit(1)
+    )
+    if session.scalar(own) is None:
+        errors["image_id"] = (
+            f"Image {image_id} is not a photo of a sighting of {individual.code}: choose a "
+            "reference photo from its own sightings."
+        )
+    if errors:
+        raise InvalidInput(errors)
+    ref = individual_reference_image
+    mine = ref.c.individual_id == individual.id
+    previous = session.scalar(select(ref.c.image_id).where(mine, ref.c.flank == flank))
+    if previous == image_id:
+        return
+    session.execute(delete(ref).where(mine, (ref.c.flank == flank) | (ref.c.image_id == image_id)))
+    session.execute(insert(ref).values(individual_id=individual.id, image_id=image_id, flank=flank))
+    session.flush()
+    session.expire(individual, ["reference_images"])
+    audit.record(
+        session,
+        actor,
+        "set_reference",
+        "individual",
+        individual.id,
+        flank=flank,
+        before=previous,
+        after=image_id,
+    )

@@ -6,6 +6,7 @@ the span of their corrected capture times, and its place is their deployment's s
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -180,6 +181,15 @@ def delete_sighting(session: Session, sighting: Sighting, actor: User | None = N
     session.flush()
 
 
+# The order of a deployment's images for review: by corrected time, untimed ones last.
+SEQUENCE_ORDER = (
+    Image.taken_at_utc.is_(None),
+    Image.taken_at_utc,
+    Image.original_filename,
+    Image.id,
+)
+
+
 def sequences(
     session: Session, deployment_id: int, gap_seconds: int, untagged_only: bool = True
 ) -> list[list[Image]]:
@@ -192,12 +202,18 @@ def sequences(
     if untagged_only:
         tagged = exists().where(sighting_image.c.image_id == Image.id)
         query = query.where(~tagged)
-    query = query.order_by(
-        Image.taken_at_utc.is_(None), Image.taken_at_utc, Image.original_filename, Image.id
-    )
-    groups: list[list[Image]] = []
-    previous: Image | None = None
-    for image in session.scalars(query):
+    return bursts(session.scalars(query.order_by(*SEQUENCE_ORDER)), gap_seconds)
+
+
+def bursts(images: Iterable, gap_seconds: int) -> list[list]:
+    """Images in SEQUENCE_ORDER grouped into trigger bursts, as `sequences` does.
+
+    Anything with `taken_at_utc` will do, such as rows of a few columns where loading whole
+    images would be slow (the review queue of a deployment with thousands of photos).
+    """
+    groups: list[list] = []
+    previous = None
+    for image in images:
         if not _same_burst(previous, image, gap_seconds):
             groups.append([])
         groups[-1].append(image)

@@ -54,16 +54,31 @@ def register_blueprints(app: Flask) -> None:
     csrf.init_app(app)
     from tracker.web import (
         auth,
+        clocks,
         deployments,
         errors,
         images,
         individuals,
         main,
+        review,
+        species,
         stations,
         users,
     )
 
-    for module in (auth, main, images, stations, deployments, individuals, users, errors):
+    for module in (
+        auth,
+        main,
+        images,
+        stations,
+        deployments,
+        clocks,
+        individuals,
+        review,
+        species,
+        users,
+        errors,
+    ):
         app.register_blueprint(module.bp)
 
     @app.context_processor

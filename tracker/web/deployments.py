@@ -18,7 +18,7 @@ from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import Deployment, Image, Station
 from tracker.web import get_or_404, requires
-from tracker.web.forms import show_errors
+from tracker.web.forms import form_status, show_errors
 
 bp = Blueprint("deployments", __name__, url_prefix="/deployments")
 
@@ -165,16 +165,11 @@ def close(deployment_id: int):
             flash(f"Deployment {deployment.id} closed on {deployment.end_date}.", "info")
             return redirect(url_for("deployments.detail", deployment_id=deployment.id))
     page = render_template("deployments/close.html", form=form, deployment=deployment)
-    return page, _status(form)
+    return page, form_status(form)
 
 
 def _form_page(form: FlaskForm, deployment: Deployment | None):
     page = render_template(
         "deployments/form.html", form=form, deployment=deployment, timezones=COMMON_TIMEZONES
     )
-    return page, _status(form)
-
-
-def _status(form: FlaskForm) -> int:
-    """400 for a refused submission, so scripts and tests can tell it from a fresh form."""
-    return 400 if form.is_submitted() else 200
+    return page, form_status(form)

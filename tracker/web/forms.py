@@ -15,3 +15,8 @@ def show_errors(form: FlaskForm, exc: InvalidInput) -> None:
             field.errors = [*field.errors, message]
         else:
             form.form_errors.append(f"{name}: {message}" if name != "form" else message)
+
+
+def form_status(form: FlaskForm) -> int:
+    """400 for a refused submission, so scripts and tests can tell it from a fresh form."""
+    return 400 if form.is_submitted() else 200

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 
-from tracker import stats
+from tracker import charts, stats
 from tracker.db import get_session
 from tracker.web import requires
 
@@ -15,8 +15,22 @@ bp = Blueprint("main", __name__)
 @requires("view")
 def dashboard():
     session = get_session()
+    minutes, timezone = current_app.config["EVENT_MINUTES"], current_app.config["TIMEZONE"]
+    figures = stats.dashboard(session, minutes, timezone)
+    chart = None
+    if figures.population.months:
+        chart = charts.month_chart(
+            figures.population.months,
+            title="Independent leopard events per month",
+            what="independent leopard events",
+            chart_id="leopard-events-chart",
+        )
     return render_template(
         "main/dashboard.html",
-        overview=stats.overview(session),
+        overview=figures.overview,
+        population=figures.population,
+        chart=chart,
+        minutes=minutes,
+        timezone=timezone,
         latest=stats.latest_uploads(session),
     )

@@ -15,7 +15,7 @@ from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import Deployment, Image, Station
 from tracker.web import get_or_404, requires
-from tracker.web.forms import show_errors
+from tracker.web.forms import form_status, show_errors
 
 bp = Blueprint("stations", __name__, url_prefix="/stations")
 
@@ -90,7 +90,7 @@ def create():
             session.commit()
             flash(f"Station {station.code} created.", "info")
             return redirect(url_for("stations.detail", station_id=station.id))
-    return render_template("stations/form.html", form=form, station=None), _status(form)
+    return render_template("stations/form.html", form=form, station=None), form_status(form)
 
 
 @bp.route("/<int:station_id>/edit", methods=["GET", "POST"])
@@ -116,7 +116,7 @@ def edit(station_id: int):
             session.commit()
             flash(f"Station {station.code} saved.", "info")
             return redirect(url_for("stations.detail", station_id=station.id))
-    return render_template("stations/form.html", form=form, station=station), _status(form)
+    return render_template("stations/form.html", form=form, station=station), form_status(form)
 
 
 @bp.route("/import", methods=["POST"])
@@ -142,8 +142,3 @@ def import_csv():
             "info",
         )
     return redirect(url_for("stations.index"))
-
-
-def _status(form: FlaskForm) -> int:
-    """400 for a refused submission, so scripts and tests can tell it from a fresh form."""
-    return 400 if form.is_submitted() else 200

@@ -14,7 +14,7 @@ from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import ROLES, User
 from tracker.web import get_or_404, requires
-from tracker.web.forms import show_errors
+from tracker.web.forms import form_status, show_errors
 
 bp = Blueprint("users", __name__, url_prefix="/users")
 MISMATCH = "The two passwords differ."
@@ -61,7 +61,7 @@ def create():
             session.commit()
             flash(f"Account {user.email} ({user.role}) created.", "info")
             return redirect(url_for("users.index"))
-    return render_template("users/form.html", form=form, user=None), _status(form)
+    return render_template("users/form.html", form=form, user=None), form_status(form)
 
 
 @bp.route("/<int:user_id>/edit", methods=["GET", "POST"])
@@ -86,9 +86,4 @@ def edit(user_id: int):
             session.commit()
             flash(f"Account {user.email} saved.", "info")
             return redirect(url_for("users.index"))
-    return render_template("users/form.html", form=form, user=user), _status(form)
-
-
-def _status(form: FlaskForm) -> int:
-    """400 for a refused submission, so scripts and tests can tell it from a fresh form."""
-    return 400 if form.is_submitted() else 200
+    return render_template("users/form.html", form=form, user=user), form_status(form)

@@ -1,0 +1,913 @@
+"""Camera clocks after the fact: correct a deployment's clock, and report suspicious timestamps.
+
+A camera's clock is set by hand in the forest, and it drifts, resets to 2000 or 1970 after a
+battery change, or is set to 9 PM instead of 9 AM. What the camera wrote (``taken_at_raw``) is
+never changed; a correction only changes the deployment's ``clock_offset_s`` (seconds added to
+every camera time) and recomputes from the raw text, with ``tracker.clock``, every image's
+corrected time and timestamp issue and every sighting's event start and end. Pure domain: no
+Flask. Functions flush and leave the commit to their caller.
+
+Two ways to say what the correction is:
+
+* a fixed offset, as seconds ("-300") or as a signed duration ("+01:30:00", "-00:05:00");
+* a time-check photo: a photo of the deployment that shows the true time (a phone's clock, a
+  ranger's watch), with that true local time in the deployment's time zone. The offset is the
+  true local time minus the camera's time.
+
+A correction that moves images by more than ``LARGE_SHIFT_S`` (a year), or that puts images more
+than ``FAR_FROM_PERIOD_S`` outside the deployment period (and a day or more farther than they
+are now), is only applied when confirmed: ``set_clock_offset`` raises ``NeedsConfirmation`` and
+writes nothing.
+
+The timestamp report (``timestamp_report``) looks for what a clock correction can explain, each
+finding with a suggested fix that goes through the same confirmed, audited ``set_clock_offset``:
+
+1. images outside the deployment period: if they all lie on one side of it, shift by whole days
+   (keeping the time of day) so the last image falls on the end date, or the first on the start
+   date;
+2. a reset clock: a camera time in ``RESET_YEAR`` (2000) or earlier, and images with no usable
+   time at all;
+3. time going backwards against the file names in natural order (IMG_9 < IMG_10);
+4. a probable 12-hour (AM/PM) error, from "daytime anchors": photos we know were taken by day —
+   the first photo when it falls on the start date (the set-up test shot), the last when it falls
+   on the end date (taking the camera down), and photos in sightings of people. If at least three
+   quarters of the anchors (and at least one) lie at night (20:00-06:00 local), where no field
+   work happens, the clock is probably 12 hours off: shifting by 12 hours moves night 20-06 onto
+   working hours 08-18. The sign chosen keeps the anchors on the dates they show (an AM/PM slip
+   changes the hour, not the date).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session
+
+from tracker import audit, clock
+from tracker.errors import InvalidInput
+from tracker.exif import EARLIEST_PLAUSIBLE, FUTURE_SLACK, parse_camera_time
+from tracker.fieldwork import MAX_CLOCK_OFFSET_S
+from tracker.models import Deployment, Image, Sighting, Species, User, sighting_image
+
+DAY_S = 86400
+HALF_DAY_S = 12 * 3600
+LARGE_SHIFT_S = 365 * DAY_S
+FAR_FROM_PERIOD_S = 365 * DAY_S
+RESET_YEAR = 2000  # cameras fall back to 2000-01-01 or 1970-01-01 after losing power
+NIGHT_FROM, NIGHT_UNTIL = 20, 6  # local hours: no field work between 20:00 and 06:00
+ANCHOR_SHARE = 0.75  # of the daytime anchors at night, for a probable 12-hour error
+EXAMPLES = 5
+MAX_REASON = 500
+WRITE_BATCH = 1000
+
+# What exif.py accepts as a camera time, read here without its plausibility check: a correction
+# may turn a 1970 camera time into a plausible one, so plausibility is judged after correcting.
+_SECONDS_RE = re.compile(r"([+-]?)(\d{1,10})")
+_DURATION_RE = re.compile(r"([+-]?)(\d{1,6}):(\d{2})(?::(\d{2}))?")
+_LOCAL_TIME_RE = re.compile(
+    r"(\d{4})[-:/.](\d{1,2})[-:/.](\d{1,2})[ T]+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?"
+)
+_NATURAL_RE = re.compile(r"(\d+)")
+
+
+class NeedsConfirmation(InvalidInput):
+    """A correction large enough that it must be confirmed; nothing was written."""
+
+    def __init__(self, preview: Preview):
+        self.preview = preview
+        message = " ".join(preview.warnings) + " Tick “confirm” to apply it anyway."
+        super().__init__({"confirm": message})
+
+
+# ---------------------------------------------------------------------------------------------
+# Offsets: parsing, formatting, deriving from a time-check photo
+
+
+def format_offset(seconds: int) -> str:
+    """-300 -> "-00:05:00"; hours may exceed 24 ("+438000:00:00"), and parse back."""
+    sign = "-" if seconds < 0 else "+"
+    hours, rest = divmod(abs(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{sign}{hours:02d}:{minutes:02d}:{secs:02d}"
+
+
+def describe_duration(seconds: int) -> str:
+    """A length of time for people: "3 days 02:00:00", "about 40 years"."""
+    span = abs(seconds)
+    if span >= 2 * 365 * DAY_S:
+        return f"about {round(span / (365.2425 * DAY_S))} years"
+    days, rest = divmod(span, DAY_S)
+    hms = format_offset(rest)[1:]
+    if days:
+        return f"{days} day{'s' if days != 1 else ''}" + (f" {hms}" if rest else "")
+    return hms
+
+
+def parse_offset(text: str | None) -> int:
+    """Seconds from "5400", "-300", "+01:30:00", "-00:05" (hours:minutes[:seconds])."""
+    cleaned = (text or "").strip().replace("\u2212", "-").replace(" ", "")
+    seconds, sign = None, ""
+    if match := _SECONDS_RE.fullmatch(cleaned):
+        seconds, sign = int(match[2]), match[1]
+    elif match := _DURATION_RE.fullmatch(cleaned):
+        hours, minutes, secs = int(match[2]), int(match[3]), int(match[4] or 0)
+        if minutes < 60 and secs < 60:
+            seconds, sign = hours * 3600 + minutes * 60 + secs, match[1]
+    if seconds is None:
+        raise InvalidInput(
+            {
+                "offset": "Enter the correction in seconds (e.g. -300) or as ±HH:MM:SS "
+                "(e.g. +01:30:00)."
+            }
+        )
+    seconds = -seconds if sign == "-" else seconds
+    check_offset(seconds)
+    return seconds
+
+
+def check_offset(seconds: int) -> None:
+    if abs(seconds) > MAX_CLOCK_OFFSET_S:
+        raise InvalidInput({"offset": "A clock correction of more than 60 years is not plausible."})
+
+
+def parse_local_time(text: str | None, tz_name: str) -> datetime:
+    """A true local time as a person types it: "2024-03-10 23:45:30", "2024-03-10T23:45"."""
+    match = _LOCAL_TIME_RE.fullmatch((text or "").strip())
+    message = f"Enter the true local time as YYYY-MM-DD HH:MM:SS (in {tz_name})."
+    if match is None:
+        raise InvalidInput({"true_time": message})
+    try:
+        return datetime(*(int(part or 0) for part in match.groups()))
+    except ValueError:
+        raise InvalidInput({"true_time": f"That date or time does not exist. {message}"}) from None
+
+
+def camera_time(raw: str | None) -> tuple[datetime | None, str | None]:
+    """The wall-clock time a camera wrote, whatever its year; or None and why (as exif.py says)."""
+    return (None, None) if raw is None else parse_camera_time(raw)
+
+
+def offset_from_photo(deployment: Deployment, image: Image, true_local: datetime) -> int:
+    """The clock correction that makes this photo's corrected time the true time it shows.
+
+    ``true_local`` is naive local time in the deployment's time zone (an aware one is converted).
+    For a camera that wrote its own UTC offset, the photo's time is read in that offset, as
+    ``clock.corrected_utc`` reads it, so the corrected time equals the true instant either way.
+    """
+    if image.deployment_id != deployment.id:
+        raise InvalidInput(
+            {
+                "image": f"Image {image.id} belongs to deployment {image.deployment_id}, "
+                f"not to deployment {deployment.id}."
+            }
+        )
+    camera, problem = camera_time(image.taken_at_raw)
+    if camera is None:
+        why = problem or "the file has no capture time"
+        raise InvalidInput(
+            {"image": f"Image {image.id} has no usable camera time ({why}); choose another photo."}
+        )
+    zone = ZoneInfo(deployment.timezone)
+    true = true_local if true_local.tzinfo else true_local.replace(tzinfo=zone)
+    fixed = clock.parse_offset(image.utc_offset)
+    wall = true.astimezone(fixed or zone).replace(tzinfo=None)
+    offset = round((wall - camera).total_seconds())
+    check_offset(offset)
+    return offset
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A new clock correction and how it was arrived at, for the audit log."""
+
+    offset_s: int
+    via: dict[str, Any]
+
+
+def fixed_offset(text: str | None) -> Derived:
+    offset = parse_offset(text)
+    return Derived(offset, {"method": "fixed", "entered": (text or "").strip()})
+
+
+def from_time_check(
+    session: Session, deployment: Deployment, image_id: int | None, true_time: str | None
+) -> Derived:
+    """The correction from a time-check photo (by id) and the true local time it shows."""
+    errors = {}
+    image = session.get(Image, image_id) if image_id is not None else None
+    if image_id is None:
+        errors["image"] = "Choose the time-check photo (its image number)."
+    elif image is None:
+        errors["image"] = f"There is no image {image_id}."
+    try:
+        true_local = parse_local_time(true_time, deployment.timezone)
+    except InvalidInput as exc:
+        errors |= exc.errors
+    if errors:
+        raise InvalidInput(errors)
+    offset = offset_from_photo(deployment, image, true_local)
+    via = {
+        "method": "time-check photo",
+        "image_id": image.id,
+        "filename": image.original_filename,
+        "camera_time": image.taken_at_raw,
+        "true_local_time": true_local.isoformat(sep=" "),
+    }
+    return Derived(offset, via)
+
+
+# ---------------------------------------------------------------------------------------------
+# Recomputing times
+
+
+class _Corrector:
+    """Corrected UTC time and timestamp issue of an image, under one clock correction."""
+
+    def __init__(self, deployment: Deployment, offset_s: int):
+        self.tz_name = deployment.timezone
+        self.offset_s = offset_s
+        self.period = clock.period_utc(deployment)
+        self.latest = datetime.now() + FUTURE_SLACK  # as exif.py judges "in the future"
+
+    def times(
+        self, raw: str | None, utc_offset: str | None, parsed=None
+    ) -> tuple[datetime | None, str | None]:
+        camera, problem = parsed or camera_time(raw)
+        utc = None
+        if camera is not None:
+            utc, problem = self._corrected(camera, raw, utc_offset)
+        return utc, clock.timestamp_issue(utc, self.period, problem)
+
+    def _corrected(self, camera: datetime, raw: str, utc_offset: str | None):
+        try:
+            local = camera + timedelta(seconds=self.offset_s)
+            if local < EARLIEST_PLAUSIBLE:
+                return None, f"date before {EARLIEST_PLAUSIBLE.year} ({raw})"
+            if local > self.latest:
+                return None, f"date in the future ({raw})"
+            return clock.corrected_utc(camera, utc_offset, self.tz_name, self.offset_s), None
+        except (OverflowError, ValueError):
+            return None, f"impossible date ({raw})"
+
+
+def _plausible_walls(walls: Iterable[datetime], offset_s: int) -> list[datetime]:
+    """Camera wall times moved by a correction, keeping those that would have a time."""
+    latest = datetime.now() + FUTURE_SLACK
+    shift = timedelta(seconds=offset_s)
+    moved = []
+    for wall in walls:
+        try:
+            local = wall + shift
+        except OverflowError:
+            continue
+        if EARLIEST_PLAUSIBLE <= local <= latest:
+            moved.append(local)
+    return moved
+
+
+def _farthest_outside(deployment: Deployment, walls: Sequence[datetime], offset_s: int):
+    """(seconds, side) of the image farthest outside the period under a correction, or None."""
+    moved = _plausible_walls(walls, offset_s)
+    if not moved:
+        return None
+    start = datetime.combine(deployment.start_date, datetime.min.time())
+    before = (start - min(moved)).total_seconds()
+    after = -math.inf
+    if deployment.end_date is not None:
+        end = datetime.combine(deployment.end_date + timedelta(days=1), datetime.min.time())
+        after = (max(moved) - end).total_seconds()
+    if max(before, after) <= 0:
+        return None
+    return (before, "before the deployment starts") if before >= after else (after, "after it ends")
+
+
+def _warnings(
+    deployment: Deployment, before_s: int, after_s: int, walls: Sequence[datetime]
+) -> tuple[str, ...]:
+    """Why a correction needs confirming: a shift over a year, or images sent far away."""
+    warnings = []
+    shift = after_s - before_s
+    if abs(shift) > LARGE_SHIFT_S:
+        direction = "later" if shift > 0 else "earlier"
+        warnings.append(f"This moves every image {describe_duration(shift)} {direction}.")
+    far_after = _farthest_outside(deployment, walls, after_s)
+    if far_after is not None and far_after[0] > FAR_FROM_PERIOD_S:
+        far_before = _farthest_outside(deployment, walls, before_s)
+        # Images already that far out (a reset clock elsewhere) do not count unless moved farther.
+        if far_before is None or far_after[0] - far_before[0] >= DAY_S:
+            distance, side = far_after
+            warnings.append(
+                f"It puts images up to {describe_duration(int(distance))} {side} "
+                f"({deployment.start_date} to {deployment.end_date or 'now'})."
+            )
+    return tuple(warnings)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The effect of a correction, before it is applied (times in UTC)."""
+
+    offset_before: int
+    offset_after: int
+    images: int
+    images_changed: int
+    first_before: datetime | None
+    last_before: datetime | None
+    first_after: datetime | None
+    last_after: datetime | None
+    issues_before: int
+    issues_after: int
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def shift_s(self) -> int:
+        return self.offset_after - self.offset_before
+
+
+def _image_times(session: Session, deployment_id: int):
+    query = (
+        select(
+            Image.id,
+            Image.taken_at_raw,
+            Image.utc_offset,
+            Image.taken_at_utc,
+            Image.timestamp_issue,
+        )
+        .where(Image.deployment_id == deployment_id)
+        .order_by(Image.id)
+    )
+    return session.execute(query).all()
+
+
+def _minmax(values: Iterable[datetime | None]) -> tuple[datetime | None, datetime | None]:
+    present = [v for v in values if v is not None]
+    return (min(present), max(present)) if present else (None, None)
+
+
+def _plan(
+    session: Session, deployment: Deployment, before_s: int, after_s: int
+) -> tuple[Preview, list[dict]]:
+    """What a correction would change: a preview and the image rows to update."""
+    corrector = _Corrector(deployment, after_s)
+    rows = _image_times(session, deployment.id)
+    changes, new_times, issues_after, walls = [], [], 0, []
+    for row in rows:
+        parsed = camera_time(row.taken_at_raw)
+        utc, issue = corrector.times(row.taken_at_raw, row.utc_offset, parsed)
+        new_times.append(utc)
+        issues_after += issue is not None
+        if utc != row.taken_at_utc or issue != row.timestamp_issue:
+            changes.append({"id": row.id, "taken_at_utc": utc, "timestamp_issue": issue})
+        if parsed[0] is not None:
+            walls.append(parsed[0])
+    first_before, last_before = _minmax(r.taken_at_utc for r in rows)
+    first_after, last_after = _minmax(new_times)
+    preview = Preview(
+        offset_before=before_s,
+        offset_after=after_s,
+        images=len(rows),
+        images_changed=len(changes),
+        first_before=first_before,
+        last_before=last_before,
+        first_after=first_after,
+        last_after=last_after,
+        issues_before=sum(r.timestamp_issue is not None for r in rows),
+        issues_after=issues_after,
+        warnings=_warnings(deployment, before_s, after_s, walls),
+    )
+    return preview, changes
+
+
+def preview(session: Session, deployment: Deployment, offset_s: int) -> Preview:
+    """What setting the clock correction to ``offset_s`` would do; nothing is written."""
+    check_offset(offset_s)
+    return _plan(session, deployment, deployment.clock_offset_s, offset_s)[0]
+
+
+def _write_images(session: Session, changes: list[dict]) -> None:
+    """One executemany per batch, straight to the table (the ORM's bulk path is 3x slower)."""
+    table = Image.__table__
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(
+            taken_at_utc=bindparam("b_utc", type_=table.c.taken_at_utc.type),
+            timestamp_issue=bindparam("b_issue", type_=table.c.timestamp_issue.type),
+        )
+    )
+    for start in range(0, len(changes), WRITE_BATCH):
+        batch = changes[start : start + WRITE_BATCH]
+        session.execute(
+            statement,
+            [
+                {"b_id": c["id"], "b_utc": c["taken_at_utc"], "b_issue": c["timestamp_issue"]}
+                for c in batch
+            ],
+        )
+
+
+def recompute_sightings(session: Session, deployment_id: int) -> int:
+    """Set event start/end of every sighting resting on the deployment's images to the min/max
+    of its images' corrected times (None while none has a time); returns how many changed."""
+    affected = (
+        select(sighting_image.c.sighting_id)
+        .join(Image, Image.id == sighting_image.c.image_id)
+        .where(Image.deployment_id == deployment_id)
+    )
+    query = (
+        select(
+            Sighting.id,
+            Sighting.event_start,
+            Sighting.event_end,
+            func.min(Image.taken_at_utc),
+            func.max(Image.taken_at_utc),
+        )
+        .join(sighting_image, sighting_image.c.sighting_id == Sighting.id)
+        .join(Image, Image.id == sighting_image.c.image_id)
+        .where(Sighting.id.in_(affected))
+        .group_by(Sighting.id, Sighting.event_start, Sighting.event_end)
+    )
+    changes = [
+        {"id": ident, "event_start": first, "event_end": last}
+        for ident, start, end, first, last in session.execute(query)
+        if (start, end) != (first, last)
+    ]
+    for begin in range(0, len(changes), WRITE_BATCH):
+        session.execute(update(Sighting), changes[begin : begin + WRITE_BATCH])
+    return len(changes)
+
+
+def _expire_loaded(session: Session) -> None:
+    """Images and sightings already loaded in the session show the new times on next access."""
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Image | Sighting):
+            session.expire(obj)
+
+
+def recompute_times(session: Session, deployment: Deployment) -> tuple[int, int]:
+    """Recompute the images' times and issues and their sightings' event times under the
+    deployment's current correction, time zone and period (e.g. after its dates were edited).
+
+    Writes no audit row: the caller records the change that made this necessary. Returns how
+    many images and sightings changed.
+    """
+    session.flush()
+    offset = deployment.clock_offset_s
+    changes = _plan(session, deployment, offset, offset)[1]
+    _write_images(session, changes)
+    sightings_changed = recompute_sightings(session, deployment.id)
+    _expire_loaded(session)
+    return len(changes), sightings_changed
+
+
+@dataclass(frozen=True)
+class Change:
+    """A clock correction that was applied."""
+
+    deployment_id: int
+    offset_before: int
+    offset_after: int
+    images_changed: int
+    sightings_changed: int
+    preview: Preview
+    via: dict[str, Any] = field(default_factory=dict)
+
+
+def set_clock_offset(
+    session: Session,
+    deployment: Deployment,
+    offset_s: int,
+    actor: User | None = None,
+    *,
+    via: dict[str, Any] | None = None,
+    reason: str = "",
+    confirmed: bool = False,
+) -> Change:
+    """Set a deployment's clock correction and recompute every time that rests on it.
+
+    Images' corrected times and timestamp issues are recomputed from what the camera wrote, and
+    sightings' event start and end from their images. A large correction (see ``_warnings``)
+    raises ``NeedsConfirmation`` unless ``confirmed``; bad input raises ``InvalidInput``. Either
+    way nothing is written. One audit row records the before and after, how the correction was
+    derived (``via``) and what changed.
+    """
+    via = via or {"method": "fixed"}
+    reason = (reason or "").strip()
+    check_offset(offset_s)
+    if len(reason) > MAX_REASON:
+        raise InvalidInput({"reason": f"Use at most {MAX_REASON} characters."})
+    # Read under a row lock: two corrections of one deployment at once apply one after the other.
+    before_s = session.execute(
+        select(Deployment.clock_offset_s).where(Deployment.id == deployment.id).with_for_update()
+    ).scalar_one()
+    if offset_s == before_s:
+        raise InvalidInput(
+            {"offset": f"The clock correction is already {format_offset(before_s)}: no change."}
+        )
+    plan, changes = _plan(session, deployment, before_s, offset_s)
+    if plan.warnings and not confirmed:
+        raise NeedsConfirmation(plan)
+    deployment.clock_offset_s = offset_s
+    session.flush()
+    _write_images(session, changes)
+    sightings_changed = recompute_sightings(session, deployment.id)
+    _expire_loaded(session)
+    audit.record(
+        session,
+        actor,
+        "clock-correction",
+        "deployment",
+        deployment.id,
+        before_s=before_s,
+        after_s=offset_s,
+        before=format_offset(before_s),
+        after=format_offset(offset_s),
+        via=via,
+        reason=reason,
+        confirmed=bool(plan.warnings),
+        warnings=list(plan.warnings),
+        images=plan.images,
+        images_changed=len(changes),
+        sightings_changed=sightings_changed,
+    )
+    session.flush()
+    return Change(deployment.id, before_s, offset_s, len(changes), sightings_changed, plan, via)
+
+
+# ---------------------------------------------------------------------------------------------
+# The timestamp report
+
+
+def natural_key(name: str) -> list:
+    """Sort key for file names with numbers in them: IMG_9.JPG before IMG_10.JPG."""
+    parts = _NATURAL_RE.split(name.lower())
+    return [int(part) if i % 2 else part for i, part in enumerate(parts)]
+
+
+@dataclass(frozen=True)
+class Example:
+    image_id: int
+    filename: str
+    raw: str | None
+    local: str | None  # corrected local time, in the deployment's time zone
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A fix for a finding. ``offset_s`` is the new clock correction to apply (one click); a
+    suggestion without one opens the clock form on ``image_id`` (a time-check photo), or the
+    deployment's dates (``edit_dates``), or is advice only."""
+
+    label: str
+    detail: str = ""
+    offset_s: int | None = None
+    image_id: int | None = None
+    edit_dates: bool = False
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return bool(self.warnings)
+
+    @property
+    def offset_text(self) -> str | None:
+        return None if self.offset_s is None else format_offset(self.offset_s)
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # outside-period, reset-clock, no-time, backwards, twelve-hour
+    title: str
+    count: int
+    detail: str
+    examples: tuple[Example, ...] = ()
+    suggestions: tuple[Suggestion, ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    deployment_id: int
+    offset_s: int
+    images: int
+    with_time: int
+    findings: tuple[Finding, ...]
+
+    def finding(self, kind: str) -> Finding | None:
+        return next((f for f in self.findings if f.kind == kind), None)
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    filename: str
+    raw: str | None
+    utc_offset: str | None
+    utc: datetime | None
+    issue: str | None
+    camera: datetime | None  # the wall-clock time the camera wrote, whatever its year
+    local: datetime | None  # corrected local time in the deployment's zone
+
+
+class _ReportBuilder:
+    def __init__(self, session: Session, deployment: Deployment):
+        self.session, self.deployment = session, deployment
+        self.zone = ZoneInfo(deployment.timezone)
+        self.offset = deployment.clock_offset_s
+        self.period = clock.period_utc(deployment)
+        query = select(
+            Image.id,
+            Image.original_filename,
+            Image.taken_at_raw,
+            Image.utc_offset,
+            Image.taken_at_utc,
+            Image.timestamp_issue,
+        ).where(Image.deployment_id == deployment.id)
+        rows = []
+        for ident, name, raw, utc_offset, utc, issue in session.execute(query):
+            local = utc.astimezone(self.zone).replace(tzinfo=None) if utc else None
+            camera = camera_time(raw)[0]
+            rows.append(_Row(ident, name, raw, utc_offset, utc, issue, camera, local))
+        rows.sort(key=lambda r: (natural_key(r.filename), r.id))
+        self.rows = rows
+        self.timed = [r for r in rows if r.utc is not None]
+        self.walls = [r.camera for r in rows if r.camera is not None]
+
+    def example(self, row: _Row, note: str = "") -> Example:
+        local = row.local.strftime("%Y-%m-%d %H:%M:%S") if row.local else None
+        return Example(row.id, row.filename, row.raw, local, note)
+
+    def offer(self, label: str, offset_s: int, detail: str = "") -> Suggestion | None:
+        if offset_s == self.offset or abs(offset_s) > MAX_CLOCK_OFFSET_S:
+            return None
+        warnings = _warnings(self.deployment, self.offset, offset_s, self.walls)
+        return Suggestion(label, detail, offset_s=offset_s, warnings=warnings)
+
+    def day_shift(self, days: int, what: str) -> Suggestion | None:
+        """Shift by whole days, if that puts every image with a time inside the period."""
+        dep, moved = self.deployment, timedelta(days=days)
+        dates = [r.camera + timedelta(seconds=self.offset) + moved for r in self.rows if r.camera]
+        last_day = dep.end_date or datetime.now(self.zone).date()
+        if not dates or min(dates).date() < dep.start_date or max(dates).date() > last_day:
+            return None
+        delta = days * DAY_S
+        label = f"Shift by {describe_duration(delta)} {'later' if delta > 0 else 'earlier'}"
+        detail = f"Whole days, keeping the time of day, so that {what}."
+        return self.offer(label, self.offset + delta, detail)
+
+    def time_check(self, row: _Row | None, detail: str) -> Suggestion:
+        return Suggestion("Use a time-check photo", detail, image_id=row.id if row else None)
+
+    def build(self) -> Report:
+        findings = [
+            self.outside_period(),
+            self.reset_clock(),
+            self.no_time(),
+            self.backwards(),
+            self.twelve_hours(),
+        ]
+        return Report(
+            deployment_id=self.deployment.id,
+            offset_s=self.offset,
+            images=len(self.rows),
+            with_time=len(self.timed),
+            findings=tuple(f for f in findings if f is not None),
+        )
+
+    def outside_period(self) -> Finding | None:
+        start, end = self.period
+        early = [r for r in self.timed if r.utc < start]
+        late = [r for r in self.timed if end is not None and r.utc >= end]
+        if not early and not late:
+            return None
+        dep = self.deployment
+        suggestions = []
+        if late and not early:
+            last = max(r.local for r in self.timed).date()
+            what = f"the last image falls on the end date, {dep.end_date}"
+            suggestions.append(self.day_shift((dep.end_date - last).days, what))
+        elif early and not late:
+            first = min(r.local for r in self.timed).date()
+            suggestions.append(
+                self.day_shift(
+                    (dep.start_date - first).days,
+                    f"the first image falls on the start date, {dep.start_date}",
+                )
+            )
+        outside = sorted(early + late, key=lambda r: (natural_key(r.filename), r.id))
+        suggestions.append(
+            self.time_check(
+                outside[0], "If a photo shows the true time, the correction can be computed."
+            )
+        )
+        suggestions.append(
+            Suggestion(
+                "Check the deployment's dates",
+                "The camera may be right and the start or end date wrong.",
+                edit_dates=True,
+            )
+        )
+        return Finding(
+            "outside-period",
+            "Images outside the deployment period",
+            len(outside),
+            f"{len(early)} before the start date ({dep.start_date}), "
+            f"{len(late)} after the end date ({dep.end_date or 'still active'}).",
+            tuple(self.example(r) for r in outside[:EXAMPLES]),
+            tuple(s for s in suggestions if s is not None),
+        )
+
+    def reset_clock(self) -> Finding | None:
+        # A reset camera time stays a finding until a correction has moved it out of the reset.
+        reset = [r for r in self.rows if _reset(r)]
+        if not reset:
+            return None
+        suggestions = []
+        if len(reset) == len(self.walls):
+            # The whole deployment ran on a reset clock: start it on the start date.
+            first = min(r.camera for r in reset) + timedelta(seconds=self.offset)
+            suggestions.append(
+                self.day_shift(
+                    (self.deployment.start_date - first.date()).days,
+                    f"the first image falls on the start date, {self.deployment.start_date} "
+                    "(the time of day stays as the reset clock counted it: check it with a "
+                    "time-check photo)",
+                )
+            )
+            detail = "Every image has a reset camera time."
+        else:
+            detail = (
+                f"{len(reset)} of {len(self.walls)} images: the clock was reset partway. One "
+                "correction applies to the whole deployment, so the images on either side of "
+                "the reset cannot both be put right by it."
+            )
+        suggestions.append(
+            self.time_check(reset[0], "The first photo after the reset, if it shows the true time.")
+        )
+        return Finding(
+            "reset-clock",
+            f"Camera times from a reset clock ({RESET_YEAR} or earlier)",
+            len(reset),
+            detail,
+            tuple(self.example(r, r.issue or "") for r in reset[:EXAMPLES]),
+            tuple(s for s in suggestions if s is not None),
+        )
+
+    def no_time(self) -> Finding | None:
+        timeless = [r for r in self.rows if r.utc is None and not _reset(r)]
+        if not timeless:
+            return None
+        fixable = [r for r in timeless if r.camera is not None]
+        if fixable:
+            suggestion = self.time_check(
+                fixable[0],
+                f"{len(fixable)} of these have a camera time that a correction can make usable.",
+            )
+        else:
+            suggestion = Suggestion(
+                "Nothing to apply",
+                "The camera wrote no usable time; a clock correction cannot give these images "
+                "one. Check the camera's clock before its next deployment.",
+            )
+        return Finding(
+            "no-time",
+            "Images with no usable time",
+            len(timeless),
+            "Their sightings have no event time.",
+            tuple(self.example(r, r.issue or "") for r in timeless[:EXAMPLES]),
+            (suggestion,),
+        )
+
+    def backwards(self) -> Finding | None:
+        steps, previous = [], None
+        for row in self.rows:
+            if row.camera is None:
+                continue
+            instant = _instant(row, self.deployment.timezone)
+            if instant is None:
+                continue
+            if previous is not None and instant < previous[1]:
+                steps.append((previous[0], row, previous[1] - instant))
+            previous = (row, instant)
+        if not steps:
+            return None
+        examples = tuple(
+            self.example(
+                row, f"{describe_duration(int(gap.total_seconds()))} before {prev.filename}"
+            )
+            for prev, row, gap in steps[:EXAMPLES]
+        )
+        return Finding(
+            "backwards",
+            "Time going backwards against the file names",
+            len(steps),
+            f"{len(steps)} time(s) a later file has an earlier camera time than the file before "
+            "it: the clock was probably reset or set again partway, or files of two cameras are "
+            "mixed.",
+            examples,
+            (
+                self.time_check(
+                    steps[0][1],
+                    "One correction applies to the whole deployment: use a photo that shows the "
+                    "true time, on the side of the jump that holds most images.",
+                ),
+            ),
+        )
+
+    def _anchors(self) -> list[tuple[_Row, str]]:
+        dep, anchors = self.deployment, {}
+        if self.timed:
+            first, last = self.timed[0], self.timed[-1]
+            if first.local.date() == dep.start_date:
+                anchors[first.id] = (first, "first photo, on the start date (set-up)")
+            if dep.end_date is not None and last.local.date() == dep.end_date:
+                anchors.setdefault(last.id, (last, "last photo, on the end date (take-down)"))
+        people = set(
+            self.session.scalars(
+                select(Image.id)
+                .join(sighting_image, sighting_image.c.image_id == Image.id)
+                .join(Sighting, Sighting.id == sighting_image.c.sighting_id)
+                .join(Species, Species.id == Sighting.species_id)
+                .where(Image.deployment_id == dep.id, Species.kind == "human")
+            )
+        )
+        for row in self.timed:
+            if row.id in people:
+                anchors.setdefault(row.id, (row, "a person in a sighting"))
+        return list(anchors.values())
+
+    def twelve_hours(self) -> Finding | None:
+        anchors = self._anchors()
+        at_night = [(r, why) for r, why in anchors if _is_night(r.local)]
+        if not anchors or len(at_night) < max(1, math.ceil(ANCHOR_SHARE * len(anchors))):
+            return None
+
+        def score(sign: int) -> int:
+            shifted = [r.local + timedelta(seconds=sign * HALF_DAY_S) for r, _ in anchors]
+            return sum(
+                _is_working_hours(s) and s.date() == r.local.date()
+                for s, (r, _) in zip(shifted, anchors, strict=True)
+            )
+
+        sign = 1 if score(1) > score(-1) else -1
+        delta = sign * HALF_DAY_S
+        suggestion = self.offer(
+            f"Shift by {format_offset(delta)} (AM/PM error)",
+            self.offset + delta,
+            "Moves the daytime photos from night onto working hours, on the dates they show.",
+        )
+        return Finding(
+            "twelve-hour",
+            "Probable 12-hour (AM/PM) error",
+            len(at_night),
+            f"{len(at_night)} of {len(anchors)} photos that must have been taken by day (set-up, "
+            f"take-down, people) show a night-time hour ({NIGHT_FROM:02d}:00 to "
+            f"{NIGHT_UNTIL:02d}:00).",
+            tuple(self.example(r, why) for r, why in at_night[:EXAMPLES]),
+            tuple(s for s in (suggestion,) if s is not None),
+        )
+
+
+def _reset(row: _Row) -> bool:
+    """A camera time of a reset clock that no correction has moved out of the reset years."""
+    if row.camera is None or row.camera.year > RESET_YEAR:
+        return False
+    return row.local is None or row.local.year <= RESET_YEAR
+
+
+def _instant(row: _Row, tz_name: str) -> datetime | None:
+    try:
+        return clock.corrected_utc(row.camera, row.utc_offset, tz_name, 0)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _is_night(local: datetime) -> bool:
+    return local.hour >= NIGHT_FROM or local.hour < NIGHT_UNTIL
+
+
+def _is_working_hours(local: datetime) -> bool:
+    return NIGHT_UNTIL + 2 <= local.hour < NIGHT_FROM - 2
+
+
+def timestamp_report(session: Session, deployment: Deployment) -> Report:
+    """What looks wrong with a deployment's timestamps, each finding with suggested fixes."""
+    return _ReportBuilder(session, deployment).build()
+
+
+def local_time(deployment: Deployment, utc: datetime | None) -> str:
+    """A UTC time as local time in the deployment's zone, for display."""
+    if utc is None:
+        return "—"
+    return utc.astimezone(ZoneInfo(deployment.timezone)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def period_text(deployment: Deployment) -> str:
+    return f"{deployment.start_date} to {deployment.end_date or 'now (active)'}"

@@ -1,0 +1,546 @@
+"""The review queue: untagged images of a deployment, one trigger burst at a time, tagged fast.
+
+A ranger goes through thousands of frames, so one decision (blank, a species, a leopard) tags a
+whole sequence, and `review.js` sends it with fetch, swaps in the next sequence (whose previews
+it has already loaded) and never reloads the page. Without JavaScript the same forms post
+normally and redirect back to the queue. Sightings are edited and deleted here too; the domain
+functions in `tracker.sightings` check the input and write the audit log.
+
+Where a ranger is in the queue travels in the address: `?at=<image id>` is the sequence holding
+that image (or the first one after it, once it is tagged), `?after=` and `?before=` the sequence
+just after or before it. Positions are ranks in the deployment's image order, as the database
+sorts it, so they stay right while other sequences are being tagged.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import contains_eager, selectinload
+from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
+
+from tracker import sightings
+from tracker.db import get_session
+from tracker.errors import InvalidInput
+from tracker.models import (
+    FLANKS,
+    LEOPARD,
+    LIFE_STAGES,
+    SEXES,
+    Deployment,
+    Image,
+    Individual,
+    Sighting,
+    Species,
+    Station,
+    sighting_image,
+)
+from tracker.web import get_or_404, requires
+from tracker.web.forms import show_errors
+
+bp = Blueprint("review", __name__)
+
+QUICK_KEYS = 9  # species 1-9 on the keyboard
+MAX_ID_DIGITS = 9
+MAX_COUNT_DIGITS = 6
+NO_TIME = datetime.min.replace(tzinfo=UTC)
+KIND_ORDER = {"animal": 0, "human": 1, "vehicle": 2, "unknown": 3}
+
+
+# --- the form ---------------------------------------------------------------------------------
+
+
+def _optional(values: tuple[str, ...]) -> dict[str, str]:
+    return {"": "not recorded"} | {v: v for v in values}
+
+
+class SightingForm(FlaskForm):
+    """What a person says about a sequence; the domain (tracker.sightings) checks it all."""
+
+    species_id = SelectField("Species", validate_choice=False)
+    individual_code = StringField("Individual code")
+    new_individual = BooleanField("New individual: add this code to the catalogue")
+    individual_name = StringField("Name of the new individual (optional)")
+    count = StringField("Count", default="1")
+    sex = SelectField("Sex", choices=_optional(SEXES), validate_choice=False)
+    life_stage = SelectField("Life stage", choices=_optional(LIFE_STAGES), validate_choice=False)
+    flank = SelectField("Flank visible", choices=_optional(FLANKS), validate_choice=False)
+    comments = TextAreaField("Comments")
+
+    def to_input(self, blank: Species | None = None) -> sightings.SightingInput:
+        if blank is not None:  # the Blank button: an empty frame has nothing else to say
+            return sightings.SightingInput(species_id=blank.id, comments=self.comments.data or "")
+        return sightings.SightingInput(
+            species_id=_parse_id(self.species_id.data),
+            individual_code=(self.individual_code.data or "").strip(),
+            new_individual=bool(self.new_individual.data),
+            individual_name=(self.individual_name.data or "").strip(),
+            count=_parse_count(self.count.data),
+            sex=self.sex.data or None,
+            life_stage=self.life_stage.data or None,
+            flank=self.flank.data or None,
+            comments=self.comments.data or "",
+        )
+
+
+def _parse_id(text) -> int | None:
+    text = (text or "").strip() if isinstance(text, str) else ""
+    if text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS:
+        return int(text)
+    return None
+
+
+def _parse_count(text) -> int | None:
+    """A whole number as typed; anything else is None, which the domain refuses by name."""
+    text = (text or "").strip() if isinstance(text, str) else ""
+    if text.isascii() and text.isdigit() and len(text) <= MAX_COUNT_DIGITS:
+        return int(text)
+    return None
+
+
+@dataclass
+class Choices:
+    """The species a sighting may name, in the order a ranger wants them, and the codes."""
+
+    species: list[Species]  # leopard first, other animals, people and the rest
+    blank: Species | None
+    codes: list[tuple[str, str]]  # (code, name) of every individual, for the datalist
+
+    @property
+    def quick(self) -> list[Species]:
+        return self.species[:QUICK_KEYS]
+
+    @property
+    def leopard(self) -> Species | None:
+        return next((s for s in self.species if s.scientific_name == LEOPARD), None)
+
+    def select_choices(self) -> list[SelectChoice]:
+        """The species select: blank stands apart from everything else, in a group of its own."""
+        choices = [SelectChoice("", "Choose a species…")]
+        choices += [
+            SelectChoice(str(s.id), _label(s), optgroup="Seen in the photos") for s in self.species
+        ]
+        if self.blank is not None:
+            blank = self.blank
+            choices.append(SelectChoice(str(blank.id), blank.common_name, optgroup="Nothing there"))
+        return choices
+
+
+def _label(species: Species) -> str:
+    return species.common_name + ("" if species.confirmed else " (unconfirmed)")
+
+
+def _choices(session) -> Choices:
+    everything = list(session.scalars(select(Species)))
+    blank = next((s for s in everything if s.kind == "blank"), None)
+
+    def order(s: Species):
+        return (
+            s.scientific_name != LEOPARD,
+            not s.confirmed,
+            KIND_ORDER.get(s.kind, 9),
+            s.common_name.lower(),
+        )
+
+    species = sorted((s for s in everything if s.kind != "blank"), key=order)
+    codes = session.execute(select(Individual.code, Individual.name).order_by(Individual.code))
+    return Choices(species=species, blank=blank, codes=[tuple(row) for row in codes])
+
+
+def _form(choices: Choices, **values) -> SightingForm:
+    form = SightingForm(**values)
+    form.species_id.choices = choices.select_choices()
+    return form
+
+
+# --- the queue --------------------------------------------------------------------------------
+
+
+@dataclass
+class Queue:
+    """A deployment's untagged sequences, and every image's rank in the deployment's order.
+
+    Sequences hold rows of the few columns a sequence shows (id, taken_at_utc,
+    original_filename, timestamp_issue), not whole images: one light query per request keeps a
+    deployment of ten thousand photos quick to step through.
+    """
+
+    deployment: Deployment
+    groups: list[list]
+    rank: dict[int, int]
+
+    @classmethod
+    def load(cls, session, deployment: Deployment) -> Queue:
+        tagged = exists().where(sighting_image.c.image_id == Image.id)
+        rows = session.execute(
+            select(
+                Image.id,
+                Image.taken_at_utc,
+                Image.original_filename,
+                Image.timestamp_issue,
+                tagged.label("tagged"),
+            )
+            .where(Image.deployment_id == deployment.id)
+            .order_by(*sightings.SEQUENCE_ORDER)
+        ).all()
+        gap = current_app.config["SEQUENCE_SECONDS"]
+        groups = sightings.bursts((row for row in rows if not row.tagged), gap)
+        return cls(deployment, groups, {row.id: n for n, row in enumerate(rows)})
+
+    @property
+    def untagged(self) -> int:
+        return sum(len(g) for g in self.groups)
+
+    def _firsts(self) -> list[int]:
+        return [self.rank[g[0].id] for g in self.groups]
+
+    def _lasts(self) -> list[int]:
+        return [self.rank[g[-1].id] for g in self.groups]
+
+    def index_at(self, image_id: int | None) -> int:
+        """The sequence holding this image, or the first one after it (0 if unknown)."""
+        if image_id not in self.rank:
+            return 0
+        return bisect.bisect_left(self._lasts(), self.rank[image_id])
+
+    def index_after(self, image_id: int) -> int:
+        return bisect.bisect_right(self._firsts(), self.rank[image_id])
+
+    def index_before(self, image_id: int) -> int:
+        """The last sequence ending before this image; -1 if there is none."""
+        return bisect.bisect_left(self._lasts(), self.rank[image_id]) - 1
+
+    def payload(self, index: int) -> dict | None:
+        """One sequence as review.js shows it (None past either end of the queue)."""
+        if not 0 <= index < len(self.groups):
+            return None
+        group = self.groups[index]
+        zone = ZoneInfo(self.deployment.timezone)
+        times = [i.taken_at_utc for i in group if i.taken_at_utc is not None]
+        first, last = group[0].id, group[-1].id
+        return {
+            "deployment_id": self.deployment.id,
+            "position": index + 1,
+            "total": len(self.groups),
+            "untagged": self.untagged,
+            "images_total": len(self.rank),
+            "image_ids": [i.id for i in group],
+            "first_id": first,
+            "last_id": last,
+            "span_seconds": int((max(times) - min(times)).total_seconds()) if times else None,
+            "has_previous": index > 0,
+            "has_next": index + 1 < len(self.groups),
+            "url": url_for("review.queue", deployment_id=self.deployment.id, at=first),
+            "previous_url": url_for("review.queue", deployment_id=self.deployment.id, before=first),
+            "next_url": url_for("review.queue", deployment_id=self.deployment.id, after=last),
+            "images": [_image(i, zone) for i in group],
+        }
+
+
+def _image(image, zone: ZoneInfo) -> dict:
+    """An image (or a row with its id, times, name and issue) as review.js shows it."""
+    local = image.taken_at_utc.astimezone(zone) if image.taken_at_utc else None
+    return {
+        "id": image.id,
+        "file_name": image.original_filename,
+        "time_utc": image.taken_at_utc.isoformat() if image.taken_at_utc else None,
+        "local_time": local.strftime("%Y-%m-%d %H:%M:%S") if local else None,
+        "timestamp_issue": image.timestamp_issue,
+        "preview_url": url_for("images.preview", image_id=image.id),
+        "detail_url": url_for("images.detail", image_id=image.id),
+    }
+
+
+def _wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json"
+
+
+def _refused(errors: dict[str, str], status: int = 400):
+    return jsonify({"ok": False, "errors": errors}), status
+
+
+def _position(todo: Queue) -> tuple[int, str | None]:
+    """Which sequence the address asks for: (index, the parameter that was not understood)."""
+    for name, locate in (
+        ("at", todo.index_at),
+        ("after", todo.index_after),
+        ("before", todo.index_before),
+    ):
+        if name not in request.args:
+            continue
+        image_id = _parse_id(request.args[name])
+        if image_id is None or image_id not in todo.rank:
+            return 0, name
+        return locate(image_id), None
+    return 0, None
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+
+@bp.route("/review/")
+@requires("tag")
+def index():
+    tagged = select(sighting_image.c.image_id).distinct().subquery()
+    query = (
+        select(Deployment, func.count(Image.id), func.count(tagged.c.image_id))
+        .join(Deployment.station)
+        .join(Image, Image.deployment_id == Deployment.id)
+        .outerjoin(tagged, tagged.c.image_id == Image.id)
+        .options(contains_eager(Deployment.station))
+        .group_by(Deployment.id, Station.id)
+        .order_by(Station.code, Deployment.start_date.desc(), Deployment.id.desc())
+    )
+    rows = [
+        (deployment, images, images - tagged_images)
+        for deployment, images, tagged_images in get_session().execute(query)
+    ]
+    rows.sort(key=lambda row: row[2] == 0)  # deployments with work left first, stable otherwise
+    return render_template("review/index.html", rows=rows)
+
+
+@bp.route("/review/<int:deployment_id>")
+@requires("tag")
+def queue(deployment_id: int):
+    session = get_session()
+    deployment = get_or_404(Deployment, deployment_id)
+    todo = Queue.load(session, deployment)
+    index, _bad = _position(todo)
+    return _queue_page(session, todo, index, SightingForm())
+
+
+def _queue_page(session, todo: Queue, index: int, form: SightingForm, status: int = 200):
+    choices = _choices(session)
+    form.species_id.choices = choices.select_choices()
+    current = todo.payload(index)
+    following = todo.payload(index + 1) if current else None
+    urls = {
+        "queue": url_for("review.queue", deployment_id=todo.deployment.id),
+        "tag": url_for("review.tag", deployment_id=todo.deployment.id),
+        "next": url_for("review.next_sequence", deployment_id=todo.deployment.id),
+    }
+    data = {
+        "urls": urls,
+        "timezone": todo.deployment.timezone,
+        "current": current,
+        "next": following,
+        "quick": [{"key": str(n), "id": s.id} for n, s in enumerate(choices.quick, 1)],
+        "leopard_id": choices.leopard.id if choices.leopard else None,
+        "blank_id": choices.blank.id if choices.blank else None,
+    }
+    page = render_template(
+        "review/queue.html",
+        deployment=todo.deployment,
+        queue=todo,
+        current=current,
+        following=following,
+        form=form,
+        choices=choices,
+        data=data,
+        urls=urls,
+    )
+    return page, status
+
+
+@bp.route("/review/<int:deployment_id>/next")
+@requires("tag")
+def next_sequence(deployment_id: int):
+    """A sequence as JSON, for review.js to preload (?after=), go back (?before=) or show (?at=)."""
+    session = get_session()
+    deployment = get_or_404(Deployment, deployment_id)
+    todo = Queue.load(session, deployment)
+    index, bad = _position(todo)
+    if bad:
+        return _refused({bad: f"No image {request.args[bad]!r} in deployment {deployment.id}."})
+    return jsonify({"ok": True, "next": todo.payload(index)})
+
+
+def _images_to_tag(session, deployment: Deployment) -> tuple[list[Image], dict[str, str]]:
+    """The submitted sequence: images of this deployment, none of them tagged yet."""
+    sent = request.form.getlist("image_ids")
+    ids = [_parse_id(s) for s in sent]
+    if not sent:
+        return [], {"images": "No images were sent: reload the queue and try again."}
+    if None in ids:
+        return [], {"images": "Image ids must be whole numbers."}
+    # Locked until the commit, so two people tagging the same burst cannot both succeed.
+    images = list(
+        session.scalars(
+            select(Image)
+            .where(Image.id.in_(ids))
+            .order_by(*sightings.SEQUENCE_ORDER)
+            .with_for_update(of=Image)
+        )
+    )
+    foreign = sorted(set(ids) - {i.id for i in images if i.deployment_id == deployment.id})
+    if foreign:
+        return [], {"images": f"{_images(foreign)} not in deployment {deployment.id}."}
+    tagged = sorted(
+        session.scalars(
+            select(sighting_image.c.image_id).where(sighting_image.c.image_id.in_(ids)).distinct()
+        )
+    )
+    if tagged:
+        return [], {
+            "images": f"{_images(tagged)} already tagged (perhaps by someone else meanwhile). "
+            "Edit the sighting instead, or go on with the queue."
+        }
+    return images, {}
+
+
+def _images(ids: list[int]) -> str:
+    """'Image 4 is' or 'Images 4, 5 are', to start a message."""
+    listed = ", ".join(map(str, ids))
+    return f"Image {listed} is" if len(ids) == 1 else f"Images {listed} are"
+
+
+@bp.route("/review/<int:deployment_id>/tag", methods=["POST"])
+@requires("tag")
+def tag(deployment_id: int):
+    session = get_session()
+    deployment = get_or_404(Deployment, deployment_id)
+    choices = _choices(session)
+    form = _form(choices)
+    form.validate_on_submit()  # the CSRF token; the domain checks the values
+    blank = choices.blank if request.form.get("blank") else None
+    images, errors = _images_to_tag(session, deployment)
+    sighting = None
+    if not errors:
+        try:
+            sighting = sightings.tag_images(
+                session, images, form.to_input(blank), actor=current_user._get_current_object()
+            )
+        except InvalidInput as exc:
+            errors = exc.errors
+    if errors:
+        session.rollback()
+        if _wants_json():
+            return _refused(errors)
+        show_errors(form, InvalidInput(errors))
+        todo = Queue.load(session, deployment)
+        first = _parse_id(request.form.get("image_ids"))
+        return _queue_page(session, todo, todo.index_at(first), form, 400)
+    session.commit()
+    last = images[-1].id
+    if _wants_json():
+        todo = Queue.load(session, deployment)
+        return jsonify(
+            {
+                "ok": True,
+                "sighting_id": sighting.id,
+                "summary": _summary(sighting),
+                "undo_url": url_for("review.delete_sighting", sighting_id=sighting.id),
+                "edit_url": url_for("review.edit_sighting", sighting_id=sighting.id),
+                "individual": _new_code(sighting, form),
+                "next": todo.payload(todo.index_after(last)),
+            }
+        )
+    flash(f"Saved: {_summary(sighting)} ({len(images)} images).", "info")
+    return redirect(url_for("review.queue", deployment_id=deployment.id, after=last))
+
+
+def _summary(sighting: Sighting) -> str:
+    text = sighting.species.common_name
+    if sighting.individual is not None:
+        text += f" {sighting.individual.code}"
+    if sighting.species.kind != "blank" and sighting.count != 1:
+        text += f", count {sighting.count}"
+    return text
+
+
+def _new_code(sighting: Sighting, form: SightingForm) -> dict | None:
+    """A new individual created in place, for review.js to add to the code list."""
+    if sighting.individual is None or not form.new_individual.data:
+        return None
+    return {"code": sighting.individual.code, "name": sighting.individual.name}
+
+
+# --- one sighting -----------------------------------------------------------------------------
+
+
+def _sighting(sighting_id: int) -> Sighting:
+    return get_or_404(
+        Sighting,
+        sighting_id,
+        selectinload(Sighting.images),
+        selectinload(Sighting.species),
+        selectinload(Sighting.individual),
+    )
+
+
+def _in_order(images: list[Image]) -> list[Image]:
+    """A sighting's images in time order (those without a time last), for showing them."""
+    return sorted(images, key=lambda i: (i.taken_at_utc is None, i.taken_at_utc or NO_TIME, i.id))
+
+
+@bp.route("/sightings/<int:sighting_id>/edit", methods=["GET", "POST"])
+@requires("tag")
+def edit_sighting(sighting_id: int):
+    session = get_session()
+    sighting = _sighting(sighting_id)
+    choices = _choices(session)
+    form = _form(
+        choices,
+        species_id=str(sighting.species_id),
+        individual_code=sighting.individual.code if sighting.individual else "",
+        count=str(sighting.count),
+        sex=sighting.sex or "",
+        life_stage=sighting.life_stage or "",
+        flank=sighting.flank or "",
+        comments=sighting.comments,
+    )
+    images = _in_order(sighting.images)
+    if form.validate_on_submit():
+        try:
+            sightings.update_sighting(
+                session, sighting, form.to_input(), actor=current_user._get_current_object()
+            )
+        except InvalidInput as exc:
+            session.rollback()
+            show_errors(form, exc)
+        else:
+            session.commit()
+            flash(f"Sighting {sighting.id} saved: {_summary(sighting)}.", "info")
+            if images:
+                return redirect(url_for("images.detail", image_id=images[0].id))
+            return redirect(url_for("review.edit_sighting", sighting_id=sighting.id))
+    status = 400 if form.is_submitted() else 200
+    page = render_template(
+        "review/edit.html", sighting=sighting, images=images, form=form, choices=choices
+    )
+    return page, status
+
+
+@bp.route("/sightings/<int:sighting_id>/delete", methods=["POST"])
+@requires("tag")
+def delete_sighting(sighting_id: int):
+    session = get_session()
+    sighting = _sighting(sighting_id)
+    deployment = sighting.deployment
+    images = _in_order(sighting.images)
+    summary = _summary(sighting)
+    sightings.delete_sighting(session, sighting, actor=current_user._get_current_object())
+    session.commit()
+    first = images[0].id if images else None
+    if _wants_json():
+        todo = Queue.load(session, deployment)
+        return jsonify({"ok": True, "next": todo.payload(todo.index_at(first))})
+    flash(f"Sighting {sighting_id} ({summary}) deleted: its images are back in the queue.", "info")
+    return redirect(url_for("review.queue", deployment_id=deployment.id, at=first))
