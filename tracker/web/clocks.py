@@ -9,7 +9,7 @@ from sqlalchemy import select
 from wtforms import BooleanField, IntegerField, RadioField, StringField
 from wtforms.validators import Length, Optional
 
-from tracker import clockfix
+from tracker import clockfix, timestamps
 from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import Deployment, Image
@@ -50,7 +50,7 @@ def _candidates(session, deployment: Deployment) -> list:
             Image.deployment_id == deployment.id
         )
     ).all()
-    rows.sort(key=lambda r: (clockfix.natural_key(r.original_filename), r.id))
+    rows.sort(key=lambda r: (timestamps.natural_key(r.original_filename), r.id))
     if len(rows) > 2 * CANDIDATES:
         rows = rows[:CANDIDATES] + rows[-CANDIDATES:]
     return rows
@@ -64,10 +64,10 @@ def _page(form: ClockForm, deployment: Deployment, preview, status: int):
         preview=preview,
         candidates=_candidates(get_session(), deployment),
         current=clockfix.format_offset(deployment.clock_offset_s),
-        local=lambda utc: clockfix.local_time(deployment, utc),
+        local=lambda utc: timestamps.local_time(deployment, utc),
         describe=clockfix.describe_duration,
         format_offset=clockfix.format_offset,
-        period=clockfix.period_text(deployment),
+        period=timestamps.period_text(deployment),
     )
     return page, status
 
@@ -128,11 +128,11 @@ def correct(deployment_id: int):
 @requires("view")
 def report(deployment_id: int):
     deployment = get_or_404(Deployment, deployment_id)
-    result = clockfix.timestamp_report(get_session(), deployment)
+    result = timestamps.timestamp_report(get_session(), deployment)
     return render_template(
         "clocks/report.html",
         deployment=deployment,
         report=result,
         current=clockfix.format_offset(deployment.clock_offset_s),
-        period=clockfix.period_text(deployment),
+        period=timestamps.period_text(deployment),
     )
