@@ -18,10 +18,11 @@ install: $(VENV)/.installed
 
 install-test: $(VENV)/.installed-test
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e .
+	scripts/vendor-assets.sh
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
@@ -32,6 +33,7 @@ test: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@if echo "$(BACKENDS)" | grep -q postgresql; then scripts/postgres-up.sh; fi
+	scripts/browser-up.sh
 	$(BIN)/python -m pytest --backends $(BACKENDS)
 
 lint: install-test
@@ -43,4 +45,4 @@ format: install-test
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info node_modules tracker/static/vendor
