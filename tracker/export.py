@@ -1,0 +1,185 @@
+"""Exports of the sighting log: what every format shares (filters, the registry, generalising).
+
+Each format is a writer `write(session, filters, out, options) -> rows` that streams to a binary
+file object `out` and returns how many data rows it wrote. The CLI (`tracker export`) and the
+export page call `run_export`, which checks the filters, writes, and records the export in the
+audit log. Bad filters raise InvalidInput (exit status 2 on the command line); an empty result
+is a valid file with its headers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import BinaryIO
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tracker import audit, individuals
+from tracker.errors import InvalidInput
+from tracker.models import Species, Station, User
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What to export: a date range (local dates, inclusive), stations, a species, an individual.
+
+    Built from what a person typed by `Filters.parse`, which resolves names to ids.
+    """
+
+    date_from: date | None = None
+    date_to: date | None = None
+    station_ids: tuple[int, ...] = ()
+    species_id: int | None = None
+    individual_id: int | None = None
+    # As typed, for the audit log and file names.
+    described: dict = field(default_factory=dict)
+
+    @classmethod
+    def parse(
+        cls,
+        session: Session,
+        *,
+        date_from: str | date | None = None,
+        date_to: str | date | None = None,
+        stations: list[str] | tuple[str, ...] = (),
+        species: str | None = None,
+        individual: str | None = None,
+    ) -> Filters:
+        errors: dict[str, str] = {}
+        start = _date(date_from, "from", errors)
+        end = _date(date_to, "to", errors)
+        if start and end and start > end:
+            errors["to"] = f"The end date {end} is before the start date {start}."
+        station_ids = _stations(session, stations, errors)
+        species_id = _species(session, species, errors)
+        individual_id = None
+        if individual:
+            found = individuals.find(session, individual)
+            if found is None:
+                errors["individual"] = f"No individual with code {individual}."
+            else:
+                individual_id = found.id
+        if errors:
+            raise InvalidInput(errors)
+        described = {
+            "from": str(start) if start else None,
+            "to": str(end) if end else None,
+            "stations": list(stations),
+            "species": species or None,
+            "individual": individual or None,
+        }
+        return cls(start, end, station_ids, species_id, individual_id, described)
+
+
+def _date(value: str | date | None, name: str, errors: dict) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        errors[name] = f"{value!r} is not a date in the form YYYY-MM-DD."
+        return None
+
+
+def _stations(session: Session, codes, errors: dict) -> tuple[int, ...]:
+    wanted = [c.strip() for c in codes if c and c.strip()]
+    if not wanted:
+        return ()
+    found = dict(
+        session.execute(select(Station.code, Station.id).where(Station.code.in_(wanted))).all()
+    )
+    missing = [c for c in wanted if c not in found]
+    if missing:
+        errors["stations"] = f"No station with code {', '.join(missing)}."
+    return tuple(found[c] for c in wanted if c in found)
+
+
+def _species(session: Session, name: str | None, errors: dict) -> int | None:
+    if not name:
+        return None
+    match = func.lower(name.strip())
+    found = session.scalar(
+        select(Species.id).where(
+            (func.lower(Species.scientific_name) == match)
+            | (func.lower(Species.common_name) == match)
+        )
+    )
+    if found is None:
+        errors["species"] = f"No species called {name!r} (scientific or common name)."
+    return found
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to write: for the public (coordinates generalised to a grid) or for the team."""
+
+    public: bool = False
+    grid: float = 0.1  # degrees, for public exports
+    minutes: int = 30  # independent-event window
+    timezone: str = "Asia/Vladivostok"
+    occasion_days: int = 1  # capture histories
+    base_url: str = ""  # media URLs in Camtrap DP, when images are not included
+    per_station: bool = False  # GeoJSON: one feature per station instead of per sighting
+    events: bool = False  # CSV: one row per independent event instead of per sighting
+    include_media: bool = False  # Camtrap DP: put the image files in the package
+
+
+def generalise(value: float, grid: float) -> float:
+    """The centre of the grid cell a coordinate falls in (public exports and maps)."""
+    return round((math.floor(value / grid) + 0.5) * grid, 10)
+
+
+Writer = Callable[[Session, Filters, BinaryIO, Options], int]
+# name -> (writer, file suffix, media type). Formats register themselves here when their module
+# is imported (see formats()).
+FORMATS: dict[str, tuple[Writer, str, str]] = {}
+FORMAT_MODULES = ("tracker.export_tables", "tracker.camtrapdp", "tracker.capthist")
+
+
+def formats() -> dict[str, tuple[Writer, str, str]]:
+    """Every export format, its modules imported on first use."""
+    import importlib
+
+    for module in FORMAT_MODULES:
+        importlib.import_module(module)
+    return FORMATS
+
+
+def register(name: str, suffix: str, media_type: str):
+    def decorator(writer: Writer) -> Writer:
+        FORMATS[name] = (writer, suffix, media_type)
+        return writer
+
+    return decorator
+
+
+def run_export(
+    session: Session,
+    fmt: str,
+    filters: Filters,
+    out: BinaryIO,
+    options: Options,
+    actor: User | None = None,
+) -> int:
+    """Write one export and record it in the audit log (who, format, filters, row count)."""
+    known = formats()
+    if fmt not in known:
+        raise InvalidInput({"format": f"Unknown format {fmt!r}; choose one of {', '.join(known)}."})
+    writer = known[fmt][0]
+    rows = writer(session, filters, out, options)
+    audit.record(
+        session, actor, "export", "export", None, format=fmt, filters=filters.described,
+        public=options.public, rows=rows,
+    )  # fmt: skip
+    session.commit()
+    return rows
+
+
+def options_dict(options: Options) -> dict:
+    return asdict(options)
