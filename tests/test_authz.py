@@ -107,6 +107,9 @@ MATRIX = {
         _roles(LOGIN, *["to /review/{deployment}"] * 3),
         {},
     ),
+    ("maps.index", "GET"): ("/map", VIEW, None),
+    # Off unless TRACKER_PUBLIC_MAP=1 (tests/test_maps.py covers it switched on).
+    ("maps.public", "GET"): ("/map/public", _roles(404, 404, 404, 404), None),
     ("species.index", "GET"): ("/species/", MANAGE, None),
     # Both answer an admin with the list page and a message. Confirming a species that is
     # already confirmed (the leopard) changes nothing, so it stands in for a refused POST.

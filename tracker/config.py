@@ -12,6 +12,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_TIMEZONE = "Asia/Vladivostok"
+# The approximate boundary of the demo area, the map's reference layer until one is configured.
+DEMO_BOUNDARY = Path(__file__).resolve().parent / "static" / "parks" / "demo-boundary.geojson"
 
 
 def instance_path() -> Path:
@@ -101,6 +103,13 @@ def defaults(instance: Path) -> dict:
         # A form opened at the start of a long field day must still submit at its end; the token
         # stays bound to the signed-in session.
         "WTF_CSRF_TIME_LIMIT": 12 * 3600,
+        # Maps: the tiles under the layers (empty: none; the layers still draw), reference
+        # layers from GeoJSON files, and the public map of events per grid cell (off).
+        "TILE_URL": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "TILE_ATTRIBUTION": "© OpenStreetMap contributors",
+        "MAP_LAYERS": [str(DEMO_BOUNDARY)],
+        "PUBLIC_MAP": False,
+        "PUBLIC_GRID": 0.1,
     }
 
 
@@ -118,7 +127,35 @@ def from_environment(instance: Path) -> dict:
         settings[key] = _int_env(f"TRACKER_{key}", settings[key])
     for key in ("TAG_SPECIES", "TAG_INDIVIDUAL"):
         settings[key] = os.environ.get(f"TRACKER_{key}") or settings[key]
+    _map_env(settings)
     return settings
+
+
+def _map_env(settings: dict) -> None:
+    """The map settings. An empty TRACKER_TILE_URL or TRACKER_MAP_LAYERS means none."""
+    for key in ("TILE_URL", "TILE_ATTRIBUTION"):
+        if f"TRACKER_{key}" in os.environ:
+            settings[key] = os.environ[f"TRACKER_{key}"].strip()
+    if "TRACKER_MAP_LAYERS" in os.environ:
+        raw = os.environ["TRACKER_MAP_LAYERS"]
+        settings["MAP_LAYERS"] = [p.strip() for p in raw.split(",") if p.strip()]
+    public = os.environ.get("TRACKER_PUBLIC_MAP", "").strip()
+    if public not in ("", "0", "1"):
+        raise RuntimeError(f"TRACKER_PUBLIC_MAP must be 1 (on) or 0 (off), not {public!r}")
+    settings["PUBLIC_MAP"] = public == "1"
+    grid = os.environ.get("TRACKER_PUBLIC_GRID", "").strip()
+    if grid:
+        try:
+            settings["PUBLIC_GRID"] = float(grid)
+        except ValueError as exc:
+            raise RuntimeError(
+                f"TRACKER_PUBLIC_GRID must be degrees, e.g. 0.1, not {grid!r}"
+            ) from exc
+    if not 0.01 <= settings["PUBLIC_GRID"] <= 10:
+        raise RuntimeError(
+            f"TRACKER_PUBLIC_GRID must be 0.01 to 10 degrees (finer would show where the cameras "
+            f"are), not {settings['PUBLIC_GRID']!r}"
+        )
 
 
 def finish(settings: dict) -> dict:
