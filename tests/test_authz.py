@@ -39,6 +39,7 @@ IMPORT = _roles(LOGIN, 403, 403, "to /stations/")
 UPLOAD = _roles(LOGIN, 200, 403, 200)
 SPECIES = _roles(LOGIN, 403, 403, "to /species/")
 TAG_REFUSED = _roles(LOGIN, 400, 400, 400)
+EXPORT = _roles(LOGIN, 403, 200, 200)
 # POSTs an allowed role cannot get wrong: they are accepted, and write.
 WRITES = {"review.delete_sighting"}
 
@@ -107,6 +108,13 @@ MATRIX = {
         _roles(LOGIN, *["to /review/{deployment}"] * 3),
         {},
     ),
+    ("exports.index", "GET"): ("/exports/", EXPORT, None),
+    ("exports.index", "POST"): (
+        "/exports/",
+        _roles(LOGIN, 403, 400, 400),
+        {"format": "csv", "date_from": "2024-05-10", "date_to": "2024-05-01"},
+    ),
+    ("exports.effort_page", "GET"): ("/exports/effort", EXPORT, None),
     ("maps.index", "GET"): ("/map", VIEW, None),
     # Off unless TRACKER_PUBLIC_MAP=1 (tests/test_maps.py covers it switched on).
     ("maps.public", "GET"): ("/map/public", _roles(404, 404, 404, 404), None),
@@ -124,7 +132,7 @@ MATRIX = {
 
 # Data each POST route would accept, to show that a missing CSRF token alone stops it.
 # Accepted submissions redirect, except an upload, which answers with its report.
-ACCEPTED = {"images.upload": 200}
+ACCEPTED = {"images.upload": 200, "exports.index": 200}  # a report, a download
 VALID_POST = {
     "auth.login": lambda ids: {"email": "admin@park.test", "password": PASSWORD},
     "auth.logout": lambda ids: {},
@@ -158,6 +166,7 @@ VALID_POST = {
     "individuals.merge": lambda ids: {"other": str(ids["other"]), "keep": "this", "confirm": "yes"},
     "clocks.correct": lambda ids: {"method": "fixed", "offset": "+00:01:00", "action": "apply"},
     "species.confirm": lambda ids: {},
+    "exports.index": lambda ids: {"format": "csv"},
     "review.tag": lambda ids: {
         "image_ids": str(ids["untagged"]),
         "species_id": str(ids["leopard"]),

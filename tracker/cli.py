@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import secrets
 import sys
 from datetime import date
 from pathlib import Path
@@ -38,6 +40,7 @@ def register_commands(app: Flask) -> None:
         import_command,
         inspect_command,
         previews_command,
+        export_command,
     ):
         app.cli.add_command(command)
     from tracker import demo
@@ -350,3 +353,64 @@ def previews_command(workers: int | None) -> None:
         click.echo(f"could not make a preview: {failure}", err=True)
     click.echo(f"{len(hashes) - len(failures)} images have previews")
     sys.exit(1 if failures else 0)
+
+
+@click.command("export")
+@click.option(
+    "--format", "fmt", required=True, help="csv, events-csv, geojson, camtrap-dp, secr, effort."
+)
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--from", "date_from", metavar="YYYY-MM-DD", help="First local date (inclusive).")
+@click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Last local date (inclusive).")
+@click.option("--species", help="Scientific or common name.")
+@click.option("--individual", help="Individual code (a former code finds it too).")
+@click.option("--station", "stations", multiple=True, help="Station code; repeat for several.")
+@click.option("--public", is_flag=True, help="Coordinates generalised to the public grid.")
+@click.option("--per-station", is_flag=True, help="GeoJSON: one feature per station.")
+@with_appcontext
+def export_command(fmt, out_path, date_from, date_to, species, individual, stations, public,
+                   per_station):  # fmt: skip
+    """Export sightings, events or effort to a file, written in full or not at all.
+
+    Exit status 2, and no file, when a filter or the format is refused; an empty result is a file
+    with its header. Every export is recorded in the audit log.
+    """
+    from tracker import export, export_tables
+
+    session = get_session()
+    try:
+        if fmt not in export.formats():
+            known = ", ".join(export.formats())
+            raise InvalidInput({"format": f"Unknown format {fmt!r}; choose one of {known}."})
+        if not out_path.parent.is_dir():
+            raise InvalidInput({"out": f"There is no folder {out_path.parent}."})
+        filters = export.Filters.parse(
+            session, date_from=date_from, date_to=date_to, stations=stations, species=species,
+            individual=individual,
+        )  # fmt: skip
+    except InvalidInput as exc:
+        fail(exc)
+    config = current_app.config
+    options = export_tables.options_from_config(config, public=public, per_station=per_station)
+    try:  # a format may refuse an option (a public capture history): no file, exit 2
+        rows = write_whole(
+            out_path, lambda out: export.run_export(session, fmt, filters, out, options)
+        )
+    except InvalidInput as exc:
+        fail(exc)
+    click.echo(f"{rows} rows written to {out_path}")
+
+
+def write_whole(path: Path, write):
+    """Call write(binary file) on a new file beside `path`, and rename it to `path` only when
+    write returns: an interrupted export never leaves a half-written file under the real name."""
+    part = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+    try:
+        with part.open("xb") as out:
+            result = write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
+    return result

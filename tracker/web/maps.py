@@ -7,15 +7,27 @@ map (no site navigation, no filter form), for the individual page's frame.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from sqlalchemy import select
 
-from tracker import maps
 from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import LIFE_STAGES, SEXES, Individual, Species
 from tracker.web import requires
+
+if TYPE_CHECKING:
+    from tracker import maps
+
+
+def _maps():
+    """The map module, imported on first use: folium and pyproj take about a second to import,
+    which every CLI command and worker start would otherwise pay."""
+    from tracker import maps
+
+    return maps
+
 
 bp = Blueprint("maps", __name__, url_prefix="/map")
 VENDOR = (
@@ -32,7 +44,7 @@ def _options() -> tuple[maps.MapOptions, list[str]]:
     paths = config["MAP_LAYERS"]
     if isinstance(paths, str):
         paths = [p.strip() for p in paths.split(",") if p.strip()]
-    layers, problems = maps.load_layers(paths, base=Path(current_app.instance_path))
+    layers, problems = _maps().load_layers(paths, base=Path(current_app.instance_path))
     static = Path(current_app.static_folder or "")
     missing = [name for name in VENDOR if not (static / name).is_file()]
     if missing:
@@ -40,8 +52,8 @@ def _options() -> tuple[maps.MapOptions, list[str]]:
             "The map's browser files are not installed (" + ", ".join(missing) + "): run "
             "scripts/vendor-assets.sh. Until then the map cannot be drawn."
         )
-    options = maps.MapOptions(
-        assets=maps.Assets(leaflet_js=js, leaflet_css=css, heat_js=heat),
+    options = _maps().MapOptions(
+        assets=_maps().Assets(leaflet_js=js, leaflet_css=css, heat_js=heat),
         tile_url=config["TILE_URL"],
         attribution=config["TILE_ATTRIBUTION"],
         layers=tuple(layers),
@@ -69,21 +81,21 @@ def index():
     embed = request.args.get("embed") == "1"
     template = "maps/embed.html" if embed else "maps/index.html"
     options, problems = _options()
-    values = {name: request.args.get(name, "") for name in maps.PARAMS}
+    values = {name: request.args.get(name, "") for name in _maps().PARAMS}
     try:
-        filters = maps.parse_filters(session, request.args)
+        filters = _maps().parse_filters(session, request.args)
     except InvalidInput as exc:
         page = render_template(
             template, errors=exc.errors, values=values, problems=problems, **_choices(session)
         )
         return page, 400
-    data = maps.map_data(
+    data = _maps().map_data(
         session,
         filters,
         minutes=current_app.config["EVENT_MINUTES"],
         timezone=current_app.config["TIMEZONE"],
     )
-    rendered = maps.render(maps.build_map(data, options))
+    rendered = _maps().render(_maps().build_map(data, options))
     return render_template(
         template,
         errors={},
@@ -92,9 +104,9 @@ def index():
         data=data,
         rendered=rendered,
         problems=problems,
-        states=maps.STATES,
-        area_crs=maps.AREA_CRS_NAME,
-        path_limit=maps.PATH_LIMIT,
+        states=_maps().STATES,
+        area_crs=_maps().AREA_CRS_NAME,
+        path_limit=_maps().PATH_LIMIT,
         timezone=current_app.config["TIMEZONE"],
         **_choices(session),
     )
@@ -113,24 +125,24 @@ def public():
         .where(Species.kind == "animal")
         .order_by(Species.common_name)
     ).all()
-    values = {name: request.args.get(name, "") for name in maps.PUBLIC_PARAMS}
+    values = {name: request.args.get(name, "") for name in _maps().PUBLIC_PARAMS}
     context = {"grid": grid, "species": species, "problems": problems}
     try:
-        filters = maps.parse_filters(session, request.args, allowed=maps.PUBLIC_PARAMS)
+        filters = _maps().parse_filters(session, request.args, allowed=_maps().PUBLIC_PARAMS)
         if filters.species_id is not None and filters.species_id not in {s.id for s in species}:
             # People and blank frames are not for a public map.
             raise InvalidInput({"species": "Choose an animal species from the list."})
     except InvalidInput as exc:
         page = render_template("maps/public.html", errors=exc.errors, values=values, **context)
         return page, 400
-    cells = maps.public_cells(
+    cells = _maps().public_cells(
         session,
         filters,
         grid=grid,
         minutes=current_app.config["EVENT_MINUTES"],
         timezone=current_app.config["TIMEZONE"],
     )
-    rendered = maps.render(maps.public_map(cells, options, grid))
+    rendered = _maps().render(_maps().public_map(cells, options, grid))
     return render_template(
         "maps/public.html",
         errors={},

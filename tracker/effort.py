@@ -1,0 +1,151 @@
+"""Camera effort and relative abundance: trap-nights, and independent events per 100 trap-nights.
+
+A deployment's trap-nights run from its start date to its end date (1 to 11 May is 10 nights); one
+still in the field counts until today. Both are clipped to the filters' date range, whose days
+count in full. A station's trap-nights are the nights at least one of its cameras was out: two
+cameras at one station on one night are one trap-night, as they make one independent event.
+
+The tracker does not yet record when a camera stopped working within a deployment (a full card,
+a flat battery): effort assumes each camera worked from start to end.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tracker import events
+from tracker.export import Filters, Options
+from tracker.export_tables import conditions, counts, stations
+from tracker.models import Deployment, Individual, Species, Station
+
+
+@dataclass(frozen=True)
+class DeploymentEffort:
+    """A deployment's nights within the date range: from `start` to `end`, end - start nights."""
+
+    deployment_id: int
+    station_id: int
+    start: date
+    end: date
+    trap_nights: int
+    open: bool  # still in the field: counted up to today (or the range's end)
+
+
+@dataclass(frozen=True)
+class StationEffort:
+    station: Station
+    trap_nights: int  # nights with at least one camera working; two cameras do not count twice
+    deployments: tuple[DeploymentEffort, ...]
+    events: dict[int, int]  # species id -> independent events
+
+    def rate(self, species_id: int | None = None) -> float | None:
+        """Independent events per 100 trap-nights, of one species or of all; None without effort."""
+        found = self.events.get(species_id, 0) if species_id else sum(self.events.values())
+        return per_100(found, self.trap_nights)
+
+
+@dataclass(frozen=True)
+class Effort:
+    stations: tuple[StationEffort, ...]
+    species: tuple[Species, ...]  # those with events, and the one filtered for
+    today: date
+
+    @property
+    def trap_nights(self) -> int:
+        return sum(s.trap_nights for s in self.stations)
+
+    def events_of(self, species_id: int) -> int:
+        return sum(s.events.get(species_id, 0) for s in self.stations)
+
+    def rate(self, species_id: int) -> float | None:
+        return per_100(self.events_of(species_id), self.trap_nights)
+
+
+def per_100(events_found: int, trap_nights: int) -> float | None:
+    return round(100 * events_found / trap_nights, 3) if trap_nights else None
+
+
+def local_today(timezone: str) -> date:
+    """Today in the park: open deployments count up to here (tests replace it)."""
+    return datetime.now(ZoneInfo(timezone)).date()
+
+
+def effort(
+    session: Session, filters: Filters, options: Options, today: date | None = None
+) -> Effort:
+    """Trap-nights per deployment and station, clipped to the filters' dates, and independent
+    events (of the filtered species and individual) per station and species.
+
+    A deployment from 1 to 11 May is 10 trap-nights; one still open counts until `today`. The
+    range's days count in full: from 5 to 7 May (inclusive) clips it to 5 to 8 May, 3 nights.
+    """
+    today = today or local_today(options.timezone)
+    deployments = defaultdict(list)
+    for found in _deployment_effort(session, filters, today):
+        deployments[found.station_id].append(found)
+    starts = events.event_starts(options.minutes, where=conditions(filters, options.timezone))
+    s = starts.subquery("starts")
+    counted = counts(
+        session,
+        select(s.c.station_id, s.c.species_id, func.count())
+        .join(Species, Species.id == s.c.species_id)
+        .where(Species.kind != "blank")
+        .group_by(s.c.station_id, s.c.species_id),
+    )
+    per_station = defaultdict(Counter)
+    for (station_id, species_id), n in counted.items():
+        per_station[station_id][species_id] = n
+    places = tuple(
+        StationEffort(
+            station,
+            _union_nights(deployments[station.id]),
+            tuple(deployments[station.id]),
+            dict(per_station[station.id]),
+        )
+        for station in stations(session, filters)
+        if filters.station_ids or deployments[station.id] or per_station[station.id]
+    )
+    return Effort(places, _species_of(session, filters, counted), today)
+
+
+def _deployment_effort(session: Session, filters: Filters, today: date):
+    query = select(Deployment).order_by(Deployment.start_date, Deployment.id)
+    if filters.station_ids:
+        query = query.where(Deployment.station_id.in_(filters.station_ids))
+    low, high = filters.date_from, filters.date_to
+    for d in session.scalars(query):
+        last = d.end_date or today
+        if (high and d.start_date > high) or (low and last < low):
+            continue  # outside the range
+        start = max(d.start_date, low) if low else d.start_date
+        end = min(last, high + timedelta(days=1)) if high else last
+        end = max(end, start)
+        yield DeploymentEffort(
+            d.id, d.station_id, start, end, (end - start).days, d.end_date is None
+        )
+
+
+def _union_nights(deployments: list[DeploymentEffort]) -> int:
+    nights, reached = 0, None
+    for d in sorted(deployments, key=lambda d: d.start):
+        start = d.start if reached is None else max(d.start, reached)
+        if d.end > start:
+            nights += (d.end - start).days
+            reached = d.end
+    return nights
+
+
+def _species_of(session: Session, filters: Filters, counted: dict) -> tuple[Species, ...]:
+    wanted = {species_id for _, species_id in counted}
+    if filters.species_id is not None:
+        wanted.add(filters.species_id)
+    if filters.individual_id is not None:
+        wanted.add(session.get(Individual, filters.individual_id).species_id)
+    query = select(Species).where(Species.id.in_(wanted)).order_by(Species.id)
+    return tuple(session.scalars(query))

@@ -1,0 +1,142 @@
+"""Exports (researchers and admins): the export form and download, and the effort page.
+
+A download is written whole before it is sent, to a temporary file that stays in memory up to
+8 MB and spills to disk beyond: memory stays flat however large the export, the audit row is
+committed with the file's row count, and a failure shows the error page rather than a truncated
+file. The file then streams to the browser in blocks.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+
+from flask import Blueprint, current_app, render_template, request, send_file
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import Length
+
+from tracker import effort, export
+from tracker.db import get_session
+from tracker.errors import InvalidInput
+from tracker.export_tables import options_from_config
+from tracker.models import Species, Station
+from tracker.web import requires
+from tracker.web.forms import form_status, show_errors
+
+bp = Blueprint("exports", __name__, url_prefix="/exports")
+
+SPOOL_BYTES = 8 * 1024 * 1024
+FORMAT_LABELS = {
+    "csv": "CSV: one row per sighting",
+    "events-csv": "CSV: one row per independent event",
+    "geojson": "GeoJSON: sightings as points (or one feature per station)",
+    "camtrap-dp": "Camtrap DP package (zip)",
+    "secr": "Capture histories for secr (zip)",
+    "effort": "CSV: trap-nights and events per 100 trap-nights",
+}
+# Filters.parse names its fields as typed on the command line; the form's differ.
+FIELD_NAMES = {"from": "date_from", "to": "date_to"}
+
+
+class FilterForm(FlaskForm):
+    date_from = StringField("From (local date)", render_kw={"type": "date"})
+    date_to = StringField("To (local date)", render_kw={"type": "date"})
+    stations = SelectMultipleField("Stations (none chosen: all)")
+    species = SelectField("Species", default="")
+    individual = StringField("Individual code", validators=[Length(max=32)])
+
+    def fill(self, session) -> FilterForm:
+        """Choices from the database: every station and species."""
+        self.stations.choices = list(session.scalars(select(Station.code).order_by(Station.code)))
+        names = session.execute(
+            select(Species.scientific_name, Species.common_name).order_by(Species.id)
+        ).all()
+        self.species.choices = [("", "All species")] + [(s, f"{c} ({s})") for s, c in names]
+        return self
+
+    def filters(self, session) -> export.Filters:
+        try:
+            return export.Filters.parse(
+                session,
+                date_from=self.date_from.data,
+                date_to=self.date_to.data,
+                stations=self.stations.data or (),
+                species=self.species.data,
+                individual=(self.individual.data or "").strip(),
+            )
+        except InvalidInput as exc:
+            raise InvalidInput({FIELD_NAMES.get(k, k): v for k, v in exc.errors.items()}) from exc
+
+
+class ExportForm(FilterForm):
+    format = SelectField("Format")
+    public = BooleanField("Public: coordinates generalised, no station names or comments")
+    per_station = BooleanField("GeoJSON: one feature per station, with counts")
+
+
+class EffortForm(FilterForm):
+    class Meta:
+        csrf = False  # a GET form: it only reads
+
+
+@bp.route("/", methods=["GET", "POST"])
+@requires("export")
+def index():
+    session = get_session()
+    form = ExportForm().fill(session)
+    known = export.formats()
+    form.format.choices = [(name, FORMAT_LABELS.get(name, name)) for name in known]
+    if form.validate_on_submit():
+        try:
+            return _download(session, form.format.data, form.filters(session), form)
+        except InvalidInput as exc:
+            show_errors(form, exc)
+    grid = current_app.config.get("PUBLIC_GRID", export.Options.grid)
+    return render_template("exports/index.html", form=form, grid=grid), form_status(form)
+
+
+def _download(session, fmt: str, filters: export.Filters, form: ExportForm):
+    public, per_station = form.public.data, form.per_station.data
+    options = options_from_config(current_app.config, public=public, per_station=per_station)
+    # Up to SPOOL_BYTES in memory; beyond, a file on disk that send_file closes once it is sent.
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
+    try:
+        rows = export.run_export(session, fmt, filters, spool, options, actor=current_user)
+        size = spool.tell()
+        spool.seek(0)
+        if size <= SPOOL_BYTES:  # small: sent from memory, no file left open
+            body = io.BytesIO(spool.read())
+            spool.close()
+        else:
+            body = spool
+    except BaseException:
+        spool.close()
+        raise
+    _, suffix, media_type = export.formats()[fmt]
+    day = effort.local_today(options.timezone)
+    name = f"tracker-{fmt}-{day}.{suffix.lstrip('.')}"
+    response = send_file(body, mimetype=media_type, as_attachment=True, download_name=name,
+                         conditional=False, etag=False)  # fmt: skip
+    response.content_length = size
+    response.headers["X-Export-Rows"] = str(rows)
+    return response
+
+
+@bp.route("/effort")
+@requires("export")
+def effort_page():
+    session = get_session()
+    form = EffortForm(formdata=request.args).fill(session)
+    found, refused = None, not form.validate()
+    if not refused:
+        try:
+            options = options_from_config(current_app.config)
+            found = effort.effort(session, form.filters(session), options)
+        except InvalidInput as exc:
+            show_errors(form, exc)
+            refused = True
+    page = render_template("exports/effort.html", form=form, effort=found, args=request.args)
+    return page, 400 if refused else 200
