@@ -367,9 +367,15 @@ def previews_command(workers: int | None) -> None:
 @click.option("--station", "stations", multiple=True, help="Station code; repeat for several.")
 @click.option("--public", is_flag=True, help="Coordinates generalised to the public grid.")
 @click.option("--per-station", is_flag=True, help="GeoJSON: one feature per station.")
+@click.option(
+    "--occasion-days", type=click.IntRange(1, 366), default=1, show_default=True,
+    help="secr: the length of one sampling occasion.",
+)  # fmt: skip
+@click.option("--include-media", is_flag=True, help="camtrap-dp: put the image files in the zip.")
+@click.option("--base-url", default="", help="camtrap-dp: the app's address, for media URLs.")
 @with_appcontext
 def export_command(fmt, out_path, date_from, date_to, species, individual, stations, public,
-                   per_station):  # fmt: skip
+                   per_station, occasion_days, include_media, base_url):  # fmt: skip
     """Export sightings, events or effort to a file, written in full or not at all.
 
     Exit status 2, and no file, when a filter or the format is refused; an empty result is a file
@@ -391,7 +397,10 @@ def export_command(fmt, out_path, date_from, date_to, species, individual, stati
     except InvalidInput as exc:
         fail(exc)
     config = current_app.config
-    options = export_tables.options_from_config(config, public=public, per_station=per_station)
+    options = export_tables.options_from_config(
+        config, public=public, per_station=per_station, occasion_days=occasion_days,
+        include_media=include_media, base_url=base_url.rstrip("/"),
+    )  # fmt: skip
     try:  # a format may refuse an option (a public capture history): no file, exit 2
         rows = write_whole(
             out_path, lambda out: export.run_export(session, fmt, filters, out, options)
