@@ -29,12 +29,11 @@ from pathlib import Path
 
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from tracker.previews import draft_box
+from tracker.storage import PREVIEW_SIZES
+from tracker.synthetic import jpeg_bytes
 
-from tracker.previews import draft_box  # noqa: E402
-from tracker.storage import PREVIEW_SIZES  # noqa: E402
-from tracker.synthetic import jpeg_bytes  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 TRACKER = str(Path(sys.executable).with_name("tracker"))
 

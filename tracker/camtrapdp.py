@@ -215,15 +215,6 @@ def _latest_data(session: Session, deployment_ids: list[int]) -> dict[int, datet
     return found
 
 
-def utc_bounds(filters: Filters, timezone: str) -> tuple[datetime | None, datetime | None]:
-    """The export's dates as UTC instants: local midnight of `from` to local midnight after `to`."""
-    start = clock.local_day_bounds(filters.date_from, timezone) if filters.date_from else None
-    end = None
-    if filters.date_to:
-        end = clock.local_day_bounds(filters.date_to + timedelta(days=1), timezone)
-    return start, end
-
-
 def sighting_conditions(
     filters: Filters, options: Options, deployment_ids: list[int], *, dates: bool = True
 ) -> list:
@@ -234,18 +225,8 @@ def sighting_conditions(
     where = [Sighting.deployment_id.in_(deployment_ids)]
     if options.public:
         where.append(Sighting.species_id.not_in(select(Species.id).where(Species.kind == "human")))
-    if filters.species_id is not None:
-        where.append(Sighting.species_id == filters.species_id)
-    if filters.individual_id is not None:
-        where.append(Sighting.individual_id == filters.individual_id)
-    if not dates:
-        return where
-    start, end = utc_bounds(filters, options.timezone)
-    if start is not None:
-        where.append(Sighting.event_start >= start)
-    if end is not None:
-        where.append(Sighting.event_start < end)
-    return where
+    # Stations are already in the choice of deployments.
+    return where + filters.conditions(options.timezone, stations=False, dates=dates)
 
 
 def misdated_sightings(session: Session, where: list, spans: Iterable[Span]) -> set[int]:
@@ -496,7 +477,7 @@ class _Package:
 
     def _media_query(self):
         query = self._chosen_images(self.where)
-        start, end = utc_bounds(self.filters, self.options.timezone)
+        start, end = self.filters.utc_bounds(self.options.timezone)
         if start is not None:
             query = query.where(Image.taken_at_utc >= start)
         if end is not None:

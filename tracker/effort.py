@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from tracker import events
 from tracker.export import Filters, Options
-from tracker.export_tables import conditions, counts, stations
+from tracker.export_tables import counts, stations
 from tracker.models import Deployment, Individual, Species, Station
 
 
@@ -89,7 +89,7 @@ def effort(
     deployments = defaultdict(list)
     for found in _deployment_effort(session, filters, today):
         deployments[found.station_id].append(found)
-    starts = events.event_starts(options.minutes, where=conditions(filters, options.timezone))
+    starts = events.event_starts(options.minutes, where=filters.conditions(options.timezone))
     s = starts.subquery("starts")
     counted = counts(
         session,

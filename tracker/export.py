@@ -12,15 +12,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker import audit, individuals
+from tracker import audit, clock, individuals
 from tracker.errors import InvalidInput
-from tracker.models import Species, Station, User
+from tracker.models import Deployment, Sighting, Species, Station, User
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,31 @@ class Filters:
             "individual": individual or None,
         }
         return cls(start, end, station_ids, species_id, individual_id, described)
+
+    def utc_bounds(self, timezone: str) -> tuple[datetime | None, datetime | None]:
+        """The dates as UTC instants: local midnight of `from` to local midnight after `to`."""
+        start = clock.local_day_bounds(self.date_from, timezone) if self.date_from else None
+        end = None
+        if self.date_to:
+            end = clock.local_day_bounds(self.date_to + timedelta(days=1), timezone)
+        return start, end
+
+    def conditions(self, timezone: str, *, stations: bool = True, dates: bool = True) -> list:
+        """The filters as conditions on Sighting (and Deployment, for stations)."""
+        found = []
+        if dates:
+            start, end = self.utc_bounds(timezone)
+            if start is not None:
+                found.append(Sighting.event_start >= start)
+            if end is not None:
+                found.append(Sighting.event_start < end)
+        if stations and self.station_ids:
+            found.append(Deployment.station_id.in_(self.station_ids))
+        if self.species_id is not None:
+            found.append(Sighting.species_id == self.species_id)
+        if self.individual_id is not None:
+            found.append(Sighting.individual_id == self.individual_id)
+        return found
 
 
 def _date(value: str | date | None, name: str, errors: dict) -> date | None:

@@ -80,23 +80,6 @@ def options_from_config(config: Mapping, **changes) -> Options:
     return Options(**(settings | changes))
 
 
-def conditions(filters: Filters, timezone: str) -> tuple[ColumnElement[bool], ...]:
-    """The filters as conditions on Sighting and Deployment; dates are local and inclusive."""
-    zone = ZoneInfo(timezone)
-    found = []
-    if filters.date_from:
-        found.append(Sighting.event_start >= _midnight(filters.date_from, zone))
-    if filters.date_to:
-        found.append(Sighting.event_start < _midnight(filters.date_to + DAY, zone))
-    if filters.station_ids:
-        found.append(Deployment.station_id.in_(filters.station_ids))
-    if filters.species_id is not None:
-        found.append(Sighting.species_id == filters.species_id)
-    if filters.individual_id is not None:
-        found.append(Sighting.individual_id == filters.individual_id)
-    return tuple(found)
-
-
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(), tzinfo=zone)
 
@@ -218,7 +201,7 @@ def sightings_query(session: Session, filters: Filters, options: Options) -> Sel
         .join(Species, Species.id == Sighting.species_id)
         .outerjoin(Individual, Individual.id == Sighting.individual_id)
         .outerjoin(User, User.id == Sighting.logged_by_id)
-        .where(*conditions(filters, options.timezone))
+        .where(*filters.conditions(options.timezone))
         .order_by(Sighting.id)
     )
 
@@ -298,7 +281,7 @@ def events_query(session: Session, filters: Filters, options: Options) -> Select
     The event rule runs on the filtered sightings: a date range cuts an event at its edge.
     """
     local = LocalTimes(session, options.timezone)
-    found = events.events(options.minutes, where=conditions(filters, options.timezone))
+    found = events.events(options.minutes, where=filters.conditions(options.timezone))
     e = found.subquery("found").c
     return (
         select(
@@ -380,7 +363,7 @@ def _write_features(out: BinaryIO, features) -> int:
 def station_features(session: Session, filters: Filters, options: Options) -> list[dict]:
     """One feature per station (those filtered, or all): sightings, independent events and
     identified individuals within the filters, in total and per species."""
-    where = conditions(filters, options.timezone)
+    where = filters.conditions(options.timezone)
     by_place = (Deployment.station_id, Sighting.species_id)
     sightings = counts(
         session,

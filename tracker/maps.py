@@ -792,7 +792,8 @@ class _Script(MacroElement):
     compile their output as a template again (slow on a large JSON, and unsafe)."""
 
     def script(self) -> str:
-        raise NotImplementedError
+        """The JavaScript to add: each subclass says what (this base class adds none)."""
+        raise NotImplementedError("a _Script subclass must say what its script is")
 
     def render(self, **kwargs):
         self.get_root().script.add_child(_Verbatim(self.script()), name=self.get_name())
