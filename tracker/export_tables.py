@@ -17,7 +17,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator, Mapping
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
@@ -27,7 +27,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
-from tracker import events
+from tracker import clock, events
 from tracker.export import Filters, Options, generalise, register
 from tracker.models import (
     Deployment,
@@ -80,10 +80,6 @@ def options_from_config(config: Mapping, **changes) -> Options:
     return Options(**(settings | changes))
 
 
-def _midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(), tzinfo=zone)
-
-
 class local_iso(FunctionElement):
     """A stored (naive UTC) time shifted by a number of seconds, as `YYYY-MM-DDThh:mm:ss`."""
 
@@ -120,7 +116,11 @@ class LocalTimes:
         today = datetime.now(zone).date()
         first = first or today
         last = max(last or today, today)
-        self.offsets = utc_offsets(zone, _midnight(first, zone), _midnight(last, zone) + DAY)
+        self.offsets = utc_offsets(
+            zone,
+            clock.local_day_bounds(first, timezone),
+            clock.local_day_bounds(last, timezone) + DAY,
+        )
 
     def __call__(self, moment: ColumnElement) -> ColumnElement[str]:
         (_, initial), *changes = self.offsets

@@ -32,7 +32,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -47,7 +47,7 @@ from sqlalchemy import func as sql
 from sqlalchemy import literal, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from tracker import events, individuals
+from tracker import clock, events, individuals
 from tracker.errors import InvalidInput
 from tracker.models import (
     LEOPARD,
@@ -209,13 +209,10 @@ def _find_species(session: Session, raw: str) -> Species | None:
 
 def _utc_bounds(filters: Filters, timezone: str) -> tuple[datetime | None, datetime | None]:
     """The period as UTC instants: from local midnight of `from` to local midnight after `to`."""
-    zone = ZoneInfo(timezone)
-    start = end = None
-    if filters.date_from:
-        start = datetime.combine(filters.date_from, time(0), tzinfo=zone).astimezone(UTC)
+    start = clock.local_day_bounds(filters.date_from, timezone) if filters.date_from else None
+    end = None
     if filters.date_to:
-        after = filters.date_to + timedelta(days=1)
-        end = datetime.combine(after, time(0), tzinfo=zone).astimezone(UTC)
+        end = clock.local_day_bounds(filters.date_to + timedelta(days=1), timezone)
     return start, end
 
 
