@@ -15,7 +15,7 @@ import pytest
 from conftest import PASSWORD, PASSWORD_HASH, csrf_token, row_counts
 from sqlalchemy import select
 
-from tracker import accounts, fieldwork, individuals, ingest, sightings, sources
+from tracker import accounts, fieldwork, individuals, ingest, outages, sightings, sources
 from tracker.db import get_session
 from tracker.models import LEOPARD, Image, Species, User
 from tracker.synthetic import jpeg_bytes
@@ -41,11 +41,11 @@ SPECIES = _roles(LOGIN, 403, 403, "to /species/")
 TAG_REFUSED = _roles(LOGIN, 400, 400, 400)
 EXPORT = _roles(LOGIN, 403, 200, 200)
 # POSTs an allowed role cannot get wrong: they are accepted, and write.
-WRITES = {"review.delete_sighting"}
+WRITES = {"review.delete_sighting", "deployments.remove_outage"}
 
 # (endpoint, method) -> (path, expected per visitor, POST data: valid CSRF token, bad values).
-# {station}, {deployment}, {image}, {user}, {individual} and {species} are filled in with the ids
-# of rows made by `rows`.
+# {station}, {deployment}, {image}, {user}, {individual}, {species}, {outage}... are filled in with
+# the ids of rows made by `rows`.
 MATRIX = {
     ("auth.login", "GET"): ("/login", _roles(200, HOME, HOME, HOME), None),
     ("auth.login", "POST"): ("/login", _roles(400, HOME, HOME, HOME), {"email": ""}),
@@ -68,6 +68,18 @@ MATRIX = {
         "/deployments/{deployment}/edit",
         REFUSED,
         {"start_date": "2024-06-01", "end_date": "2024-05-01"},
+    ),
+    ("deployments.add_outage", "GET"): ("/deployments/{deployment}/outages/new", UPLOAD, None),
+    ("deployments.add_outage", "POST"): (
+        "/deployments/{deployment}/outages/new",
+        _roles(LOGIN, 400, 403, 400),
+        {"start_date": "2024-03-01"},  # before the deployment started
+    ),
+    # A deletion carries no data to get wrong: whoever services cameras, removes (see WRITES).
+    ("deployments.remove_outage", "POST"): (
+        "/deployments/{deployment}/outages/{outage}/delete",
+        _roles(LOGIN, "to /deployments/{deployment}", 403, "to /deployments/{deployment}"),
+        {},
     ),
     ("deployments.close", "GET"): ("/deployments/{deployment}/close", MANAGE, None),
     ("deployments.close", "POST"): ("/deployments/{deployment}/close", REFUSED, {"end_date": ""}),
@@ -154,6 +166,8 @@ VALID_POST = {
         "clock_offset_s": "60",
     },
     "deployments.close": lambda ids: {"end_date": "2024-09-30"},
+    "deployments.add_outage": lambda ids: {"start_date": "2024-04-20", "end_date": "2024-04-22"},
+    "deployments.remove_outage": lambda ids: {},
     "users.create": lambda ids: {
         "email": "new@park.test",
         "role": "researcher",
@@ -210,6 +224,7 @@ def rows(app, users) -> dict[str, int]:
         )
         odd = Species(scientific_name="Leoprd", common_name="Leoprd", confirmed=False)
         session.add(odd)
+        outage = outages.add_outage(session, deployment, date(2024, 4, 5), date(2024, 4, 8))
         session.commit()
         return {
             "station": station.id,
@@ -222,6 +237,7 @@ def rows(app, users) -> dict[str, int]:
             "other": other.id,
             "species": odd.id,
             "leopard": leopard.id,
+            "outage": outage.id,
         }
 
 

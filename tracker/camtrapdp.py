@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 from pyproj import Geod
 from sqlalchemy import case, func, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from tracker import clock, events
 from tracker.errors import InvalidInput
@@ -171,7 +171,11 @@ def deployment_spans(session: Session, filters: Filters) -> list[Span]:
     query = (
         select(Deployment)
         .join(Station)
-        .options(joinedload(Deployment.station), joinedload(Deployment.camera))
+        .options(
+            joinedload(Deployment.station),
+            joinedload(Deployment.camera),
+            selectinload(Deployment.outages),
+        )
         .order_by(Station.code, Deployment.start_date, Deployment.id)
     )
     if filters.station_ids:
@@ -431,6 +435,10 @@ class _Package:
             comments.append(f"Camera clock corrected by {dep.clock_offset_s:+d} s.")
         if span.running:
             comments.append("Still deployed: ends on the day of its latest photo or sighting.")
+        for outage in dep.outages:
+            until = f"to {outage.end_date}" if outage.end_date else "until it was taken down"
+            why = f" ({outage.reason})" if outage.reason and not self.options.public else ""
+            comments.append(f"Camera not working from {outage.start_date} {until}{why}.")
         if dep.notes and not self.options.public:
             comments.append(dep.notes)
         return {

@@ -15,7 +15,8 @@ Usage`) and a README.txt with the R call, in secr's DENSITY text format:
   each with a traps file of its own, because a session is a closed population and its usage
   string has one character per occasion. Occasions are `occasion_days` long from the session's
   first day; the last may be shorter.
-- Usage is 1 when a deployment at the station covers any day of the occasion.
+- Usage is 1 when a camera at the station worked on any day of the occasion: a deployment's
+  days, less the days it was recorded as not working (tracker.outages).
 - Never public: the analysis needs exact positions.
 """
 
@@ -33,7 +34,7 @@ from pyproj import Transformer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker import events
+from tracker import events, outages
 from tracker.camtrapdp import deployment_spans, member, misdated_sightings, sighting_conditions
 from tracker.errors import InvalidInput
 from tracker.export import Filters, Options, register
@@ -106,16 +107,17 @@ def capture_histories(session: Session, filters: Filters, options: Options) -> C
     first = filters.date_from or min(s.first for s in spans)
     last = filters.date_to or max(s.last for s in spans)
     sessions = survey_sessions(first, last, options.occasion_days)
-    running: dict[str, list[tuple[date, date]]] = defaultdict(list)
+    running: dict[str, list[outages.Period]] = defaultdict(list)  # days a camera worked
     stations: dict[str, Station] = {}
     for span in spans:
         name = detector_name(span.deployment.station.code)
-        running[name].append((span.first, span.last))
+        after = span.last + timedelta(days=1)
+        running[name] += outages.working_periods(span.first, after, outages.spans(span.deployment))
         stations[name] = span.deployment.station
     for survey in sessions:
         for name in sorted(running):
             usage = "".join(
-                "1" if any(a <= to and b >= since for a, b in running[name]) else "0"
+                "1" if any(a <= to and b > since for a, b in running[name]) else "0"
                 for since, to in map(survey.days, range(1, survey.occasions + 1))
             )
             if "1" in usage:
@@ -194,7 +196,7 @@ def traps_text(history: CaptureHistories, survey: SurveySession | None) -> str:
     lines = [
         f"# Detectors (camera-trap stations) of {what}.",
         "# X Y: UTM zone 52N (EPSG:32652), metres. Usage: one digit per occasion, 1 when a "
-        "camera ran there.",
+        "camera worked there.",
         "# Detector X Y Usage",
     ]
     for name, usage in sorted(survey.usage.items() if survey else ()):
@@ -226,15 +228,16 @@ def readme_text(history: CaptureHistories, options: Options) -> str:
         f'    CH <- read.capthist("captures.txt", {trapfile},\n'
         f'        detector = "proximity", covnames = "Sex", noccasions = {noccasions})',
         "Detectors are stations (paired cameras at a station are one detector), in UTM zone 52N "
-        "metres (EPSG:32652). Usage is 1 on an occasion when a camera at the station ran on any "
-        "day of it. A detection is an identified animal's independent event "
+        "metres (EPSG:32652). Usage is 1 on an occasion when a camera at the station worked on "
+        "any day of it (days recorded as not working do not count). A detection is an "
+        "identified animal's independent event "
         f"({options.minutes}-minute rule); unidentified animals are not in the file. The last "
         "occasion of a session may be shorter than the others.",
     ]
     if history.off_duty:
         notes.append(
             f"{history.off_duty} detection(s) fell on an occasion with no camera at their "
-            "station and were left out; check those deployments' dates."
+            "station and were left out; check those deployments' dates and outages."
         )
     return "\n\n".join(notes) + "\n"
 

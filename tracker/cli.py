@@ -18,7 +18,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from tracker import accounts, fieldwork
+from tracker import accounts, fieldwork, outages
 from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import ROLES
@@ -222,6 +222,28 @@ def deployment_add(station_code, start_date, end_date, timezone, camera_serial, 
         fail(exc)
     session.commit()
     click.echo(deployment.id)
+
+
+@deployment_group.command("outage")
+@click.argument("deployment_id", type=int)
+@click.option("--from", "start_date", type=IsoDate(), required=True, help="First day not working.")
+@click.option("--to", "end_date", type=IsoDate(), default=None, help="Day it worked again.")
+@click.option("--reason", default="", help="e.g. card full, batteries flat.")
+@with_appcontext
+def deployment_outage(deployment_id, start_date, end_date, reason):
+    """Record days a deployed camera was not working; print the outage's id.
+
+    Effort and capture histories leave those days out. Without --to, the camera never worked
+    again before the deployment ended.
+    """
+    session = get_session()
+    try:
+        deployment = fieldwork.deployment_for_upload(session, deployment_id, None)
+        outage = outages.add_outage(session, deployment, start_date, end_date, reason)
+    except InvalidInput as exc:
+        fail(exc)
+    session.commit()
+    click.echo(outage.id)
 
 
 def _resolve_deployment(session, deployment_id: int | None, station_code: str | None):

@@ -5,8 +5,8 @@ still in the field counts until today. Both are clipped to the filters' date ran
 count in full. A station's trap-nights are the nights at least one of its cameras was out: two
 cameras at one station on one night are one trap-night, as they make one independent event.
 
-The tracker does not yet record when a camera stopped working within a deployment (a full card,
-a flat battery): effort assumes each camera worked from start to end.
+Nights a camera was recorded as not working (a full card, a flat battery: tracker.outages) are
+not trap-nights; a station's other camera may still cover them.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from tracker import events
+from tracker import events, outages
 from tracker.export import Filters, Options
 from tracker.export_tables import counts, stations
 from tracker.models import Deployment, Individual, Species, Station
@@ -27,14 +27,22 @@ from tracker.models import Deployment, Individual, Species, Station
 
 @dataclass(frozen=True)
 class DeploymentEffort:
-    """A deployment's nights within the date range: from `start` to `end`, end - start nights."""
+    """A deployment's nights within the date range: from `start` to `end`, less its outages."""
 
     deployment_id: int
     station_id: int
     start: date
     end: date
-    trap_nights: int
+    working: tuple[outages.Period, ...]  # from start to end, less the outages
     open: bool  # still in the field: counted up to today (or the range's end)
+
+    @property
+    def trap_nights(self) -> int:
+        return sum((b - a).days for a, b in self.working)
+
+    @property
+    def outage_nights(self) -> int:
+        return (self.end - self.start).days - self.trap_nights
 
 
 @dataclass(frozen=True)
@@ -104,7 +112,7 @@ def effort(
     places = tuple(
         StationEffort(
             station,
-            _union_nights(deployments[station.id]),
+            outages.union_days(p for d in deployments[station.id] for p in d.working),
             tuple(deployments[station.id]),
             dict(per_station[station.id]),
         )
@@ -115,7 +123,11 @@ def effort(
 
 
 def _deployment_effort(session: Session, filters: Filters, today: date):
-    query = select(Deployment).order_by(Deployment.start_date, Deployment.id)
+    query = (
+        select(Deployment)
+        .options(selectinload(Deployment.outages))
+        .order_by(Deployment.start_date, Deployment.id)
+    )
     if filters.station_ids:
         query = query.where(Deployment.station_id.in_(filters.station_ids))
     low, high = filters.date_from, filters.date_to
@@ -126,19 +138,8 @@ def _deployment_effort(session: Session, filters: Filters, today: date):
         start = max(d.start_date, low) if low else d.start_date
         end = min(last, high + timedelta(days=1)) if high else last
         end = max(end, start)
-        yield DeploymentEffort(
-            d.id, d.station_id, start, end, (end - start).days, d.end_date is None
-        )
-
-
-def _union_nights(deployments: list[DeploymentEffort]) -> int:
-    nights, reached = 0, None
-    for d in sorted(deployments, key=lambda d: d.start):
-        start = d.start if reached is None else max(d.start, reached)
-        if d.end > start:
-            nights += (d.end - start).days
-            reached = d.end
-    return nights
+        working = tuple(outages.working_periods(start, end, outages.spans(d)))
+        yield DeploymentEffort(d.id, d.station_id, start, end, working, d.end_date is None)
 
 
 def _species_of(session: Session, filters: Filters, counted: dict) -> tuple[Species, ...]:

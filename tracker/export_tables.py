@@ -61,7 +61,7 @@ EVENT_COLUMNS = (
 )
 EFFORT_COLUMNS = (
     "level", "locationID", "locationName", "latitude", "longitude", "deploymentID", "start",
-    "end", "trapNights", "scientificName", "vernacularName", "independentEvents",
+    "end", "trapNights", "outageNights", "scientificName", "vernacularName", "independentEvents",
     "eventsPer100TrapNights",
 )
 # fmt: on
@@ -444,7 +444,8 @@ def effort_rows(found, options: Options):
         yield _row("station", place, independentEvents=all_events, eventsPer100TrapNights=s.rate())
         for d in s.deployments:
             yield _row("deployment", place, deploymentID=d.deployment_id, start=d.start,
-                       end=d.end, trapNights=d.trap_nights)  # fmt: skip
+                       end=d.end, trapNights=d.trap_nights,
+                       outageNights=d.outage_nights)  # fmt: skip
         for sp in found.species:
             yield _row("station-species", place, **_species_fields(sp),
                        independentEvents=s.events.get(sp.id, 0),

@@ -166,10 +166,39 @@ class Deployment(Base):
 
     station: Mapped[Station] = relationship(back_populates="deployments")
     camera: Mapped[Camera | None] = relationship()
+    outages: Mapped[list[DeploymentOutage]] = relationship(
+        back_populates="deployment",
+        cascade="all, delete-orphan",
+        order_by="DeploymentOutage.start_date",
+    )
 
     @property
     def is_active(self) -> bool:
         return self.end_date is None
+
+
+class DeploymentOutage(Base):
+    """A stretch within a deployment when its camera was not working (full card, flat battery,
+    knocked over, stolen). Effort and capture-history usage leave it out.
+
+    Local dates, like the deployment's: from the day the camera stopped to the day it worked
+    again, which is not part of the outage; no end means it never worked again before the
+    deployment ended. An outage from 3 to 5 May loses the nights of 3 and 4 May.
+    """
+
+    __tablename__ = "deployment_outage"
+    __table_args__ = (CheckConstraint("end_date IS NULL OR end_date > start_date", name="period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("deployment.id", ondelete="CASCADE"), index=True
+    )
+    start_date: Mapped[date]
+    end_date: Mapped[date | None]
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    deployment: Mapped[Deployment] = relationship(back_populates="outages")
 
 
 class Image(Base):

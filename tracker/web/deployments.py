@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
@@ -13,10 +13,10 @@ from sqlalchemy.orm import contains_eager
 from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from tracker import fieldwork
+from tracker import fieldwork, outages
 from tracker.db import get_session
 from tracker.errors import InvalidInput
-from tracker.models import Deployment, Image, Station
+from tracker.models import Deployment, DeploymentOutage, Image, Station
 from tracker.web import get_or_404, requires
 from tracker.web.forms import form_status, show_errors
 
@@ -65,6 +65,12 @@ class CloseForm(FlaskForm):
     end_date = DateField("End date (camera taken down)", validators=[Optional()])
 
 
+class OutageForm(FlaskForm):
+    start_date = DateField("Stopped working on", validators=[Optional()])
+    end_date = DateField("Working again on", validators=[Optional()])
+    reason = StringField("Why", validators=[Length(max=outages.MAX_REASON)])
+
+
 def _station_codes() -> list[str]:
     return list(get_session().scalars(select(Station.code).order_by(Station.code)))
 
@@ -101,10 +107,16 @@ def index():
 @requires("view")
 def detail(deployment_id: int):
     deployment = get_or_404(Deployment, deployment_id)
-    images = get_session().scalar(
+    session = get_session()
+    images = session.scalar(
         select(func.count(Image.id)).where(Image.deployment_id == deployment.id)
     )
-    return render_template("deployments/detail.html", deployment=deployment, images=images)
+    return render_template(
+        "deployments/detail.html",
+        deployment=deployment,
+        images=images,
+        photos_during=outages.photos_during(session, deployment),
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -166,6 +178,47 @@ def close(deployment_id: int):
             return redirect(url_for("deployments.detail", deployment_id=deployment.id))
     page = render_template("deployments/close.html", form=form, deployment=deployment)
     return page, form_status(form)
+
+
+@bp.route("/<int:deployment_id>/outages/new", methods=["GET", "POST"])
+@requires("upload")  # whoever services the cameras: rangers, and admins
+def add_outage(deployment_id: int):
+    """Record days the camera was not working: effort and capture histories leave them out."""
+    deployment = get_or_404(Deployment, deployment_id)
+    form = OutageForm()
+    if form.validate_on_submit():
+        session = get_session()
+        try:
+            outage = outages.add_outage(
+                session,
+                deployment,
+                form.start_date.data,
+                form.end_date.data,
+                form.reason.data or "",
+                actor=current_user,
+            )
+        except InvalidInput as exc:
+            show_errors(form, exc)
+        else:
+            session.commit()
+            until = f"to {outage.end_date}" if outage.end_date else "until it was taken down"
+            flash(f"Camera recorded as not working from {outage.start_date} {until}.", "info")
+            return redirect(url_for("deployments.detail", deployment_id=deployment.id))
+    page = render_template("deployments/outage.html", form=form, deployment=deployment)
+    return page, form_status(form)
+
+
+@bp.route("/<int:deployment_id>/outages/<int:outage_id>/delete", methods=["POST"])
+@requires("upload")
+def remove_outage(deployment_id: int, outage_id: int):
+    outage = get_or_404(DeploymentOutage, outage_id)
+    if outage.deployment_id != deployment_id:
+        abort(404)
+    session = get_session()
+    outages.remove_outage(session, outage, actor=current_user)
+    session.commit()
+    flash("Outage removed: those days count as working again.", "info")
+    return redirect(url_for("deployments.detail", deployment_id=deployment_id))
 
 
 def _form_page(form: FlaskForm, deployment: Deployment | None):
