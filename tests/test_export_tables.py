@@ -2,7 +2,8 @@
 filters, public exports, the audit log, `tracker export` and the export pages.
 
 The park: KP-01 with a camera from 1 to 11 May 2024 and another from 11 May still in the field;
-KP-02 with two cameras overlapping one night (5 to 8 and 7 to 9 May). "Today" is 21 May 2024.
+KP-02 with two cameras overlapping one night (5 to 8 and 7 to 9 May). "Today" is 21 May 2024; the
+open deployment's latest sighting is on 15 May.
 Times are stored in UTC and exported in Vladivostok time (+10:00).
 """
 
@@ -263,17 +264,18 @@ def test_effort_hand_computed(session, park):
     kp1, kp2 = found.stations
     nights = {d.deployment_id: d.trap_nights for s in found.stations for d in s.deployments}
     dep = park["dep"]
-    # d1 1-11 May: 10; d2 open since 11 May, until today the 21st: 10; d3 5-8 May: 3; d4 7-9: 2.
-    assert nights == {dep["d1"]: 10, dep["d2"]: 10, dep["d3"]: 3, dep["d4"]: 2}
+    # d1 1-11 May: 10; d2 open since 11 May, until its latest sighting on the 15th (not today,
+    # the 21st: the nights since are not in the tracker yet): 4; d3 5-8 May: 3; d4 7-9: 2.
+    assert nights == {dep["d1"]: 10, dep["d2"]: 4, dep["d3"]: 3, dep["d4"]: 2}
     assert [d.open for d in kp1.deployments] == [False, True]
     # The night of 7 May at KP-02 had two cameras: one trap-night.
-    assert (kp1.trap_nights, kp2.trap_nights, found.trap_nights) == (20, 4, 24)
+    assert (kp1.trap_nights, kp2.trap_nights, found.trap_nights) == (14, 4, 18)
     leopard, deer = found.species
     assert (leopard.scientific_name, deer.common_name) == (LEOPARD, "Sika deer")
     assert kp1.events == {leopard.id: 2, deer.id: 1}
-    assert (kp1.rate(leopard.id), kp1.rate(deer.id), kp1.rate()) == (10.0, 5.0, 15.0)
+    assert (kp1.rate(leopard.id), kp1.rate(deer.id), kp1.rate()) == (14.286, 7.143, 21.429)
     assert kp2.rate(leopard.id) == 25.0
-    assert (found.rate(leopard.id), found.rate(deer.id)) == (12.5, 4.167)
+    assert (found.rate(leopard.id), found.rate(deer.id)) == (16.667, 5.556)
 
 
 def test_effort_clipped_to_the_date_range(session, park):
@@ -292,13 +294,16 @@ def test_effort_clipped_to_the_date_range(session, park):
     assert (kp1.rate(leopard.id), kp2.rate(leopard.id)) == (0.0, 33.333)
 
 
-def test_effort_of_an_open_deployment_ends_at_the_range_or_today(session, park):
-    until = Filters.parse(session, date_to="2024-05-14")
+def test_effort_of_an_open_deployment_ends_at_its_latest_data_the_range_or_today(session, park):
+    until = Filters.parse(session, date_to="2024-05-13")
     [_, d2] = effort.effort(session, until, Options(), today=TODAY).stations[0].deployments
-    assert (d2.end, d2.trap_nights) == (date(2024, 5, 15), 4)
-    later = Filters.parse(session, date_to="2024-12-31")  # the future is not effort yet
+    assert (d2.end, d2.trap_nights) == (date(2024, 5, 14), 3)
+    later = Filters.parse(session, date_to="2024-12-31")  # the latest sighting is on the 15th
     [_, d2] = effort.effort(session, later, Options(), today=TODAY).stations[0].deployments
-    assert (d2.end, d2.trap_nights) == (TODAY, 10)
+    assert (d2.end, d2.trap_nights) == (date(2024, 5, 15), 4)
+    earlier = date(2024, 5, 13)  # data dated after today (a clock to fix) is not effort yet
+    [_, d2] = effort.effort(session, Filters(), Options(), today=earlier).stations[0].deployments
+    assert (d2.end, d2.trap_nights) == (earlier, 2)
 
 
 def test_effort_out_of_range_and_filtered_stations(session, park):
@@ -316,23 +321,23 @@ def test_effort_csv(session, park):
     assert rows == len(found) == 2 + 4 + 4 + 2  # stations, deployments, station-species, species
     station = found[0]
     assert (station["level"], station["locationID"], station["trapNights"]) == (
-        "station", "KP-01", "20"
+        "station", "KP-01", "14"
     )  # fmt: skip
-    assert (station["independentEvents"], station["eventsPer100TrapNights"]) == ("3", "15.0")
+    assert (station["independentEvents"], station["eventsPer100TrapNights"]) == ("3", "21.429")
     d2 = found[2]
     assert (d2["level"], d2["deploymentID"], d2["start"], d2["end"], d2["trapNights"]) == (
-        "deployment", str(park["dep"]["d2"]), "2024-05-11", "2024-05-21", "10"
+        "deployment", str(park["dep"]["d2"]), "2024-05-11", "2024-05-15", "4"
     )  # fmt: skip
     columns = ("level", "locationID", "scientificName", "independentEvents")
     rate = "eventsPer100TrapNights"
     per_species = [(*(r[c] for c in columns), r[rate]) for r in found if "species" in r["level"]]
     assert per_species == [
-        ("station-species", "KP-01", LEOPARD, "2", "10.0"),
-        ("station-species", "KP-01", "Cervus nippon", "1", "5.0"),
+        ("station-species", "KP-01", LEOPARD, "2", "14.286"),
+        ("station-species", "KP-01", "Cervus nippon", "1", "7.143"),
         ("station-species", "KP-02", LEOPARD, "1", "25.0"),
         ("station-species", "KP-02", "Cervus nippon", "0", "0.0"),
-        ("species", "", LEOPARD, "3", "12.5"),
-        ("species", "", "Cervus nippon", "1", "4.167"),
+        ("species", "", LEOPARD, "3", "16.667"),
+        ("species", "", "Cervus nippon", "1", "5.556"),
     ]
 
 
@@ -561,7 +566,7 @@ def test_export_page_lists_formats_and_filters(as_role, park):
 def test_effort_page(as_role, park):
     client = as_role("researcher")
     html = client.get("/exports/effort").get_data(as_text=True)
-    assert "12.50 (3)" in html  # leopards over all stations: 3 events in 24 trap-nights
+    assert "16.67 (3)" in html  # leopards over all stations: 3 events in 18 trap-nights
     assert "25.00 (1)" in html  # at KP-02
     assert "in the field" in html
     ranged = client.get("/exports/effort?date_from=2024-05-06&date_to=2024-05-12&stations=KP-02")

@@ -3,7 +3,8 @@ Camtrap DP make of them.
 
 The example: station KP-01 with a camera from 1 to 11 May 2024 whose card was full from 3 May
 until it was serviced on 5 May (the nights of 3 and 4 May lost), and a second camera there from
-4 to 6 May that covers the night of 4 May. "Today" is 21 May 2024.
+4 to 6 May that covers the night of 4 May; a third camera there since 12 May, whose card came in
+"today", 21 May 2024.
 """
 
 from __future__ import annotations
@@ -67,6 +68,10 @@ def park(session):
     first = fieldwork.create_deployment(session, kp1, fieldwork.DeploymentInput(d(1), d(11)))
     second = fieldwork.create_deployment(session, kp1, fieldwork.DeploymentInput(d(4), d(6)))
     running = fieldwork.create_deployment(session, kp1, fieldwork.DeploymentInput(d(12)))
+    # The running camera's card came in this morning: its data reaches today.
+    deer = session.scalar(select(Species).where(Species.common_name == "Sika deer"))
+    morning = datetime(2024, 5, 21, 8, 0, tzinfo=TZ)
+    session.add(Sighting(deployment=running, species=deer, event_start=morning, event_end=morning))
     session.commit()
     return {"kp1": kp1, "first": first, "second": second, "running": running}
 

@@ -38,7 +38,7 @@ from pyproj import Geod
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from tracker import clock, events
+from tracker import clock, events, fieldwork
 from tracker.errors import InvalidInput
 from tracker.export import Filters, Options, generalise, register
 from tracker.models import (
@@ -187,36 +187,15 @@ def deployment_spans(session: Session, filters: Filters) -> list[Span]:
             or_(Deployment.end_date.is_(None), Deployment.end_date >= filters.date_from)
         )
     deployments = session.scalars(query).all()
-    latest = _latest_data(session, [d.id for d in deployments if d.end_date is None])
+    known = fieldwork.known_until(session, deployments)
     spans = []
     for dep in deployments:
-        last = dep.end_date
-        if last is None:
-            seen = latest.get(dep.id)
-            local = seen.astimezone(ZoneInfo(dep.timezone)).date() if seen else dep.start_date
-            last = max(dep.start_date, local)
+        last = dep.end_date or known[dep.id]
         first = max(dep.start_date, filters.date_from or dep.start_date)
         last = min(last, filters.date_to or last)
         if first <= last:
             spans.append(Span(dep, first, last, dep.end_date is None))
     return spans
-
-
-def _latest_data(session: Session, deployment_ids: list[int]) -> dict[int, datetime]:
-    """The latest photo or sighting time of each open deployment."""
-    if not deployment_ids:
-        return {}
-    found: dict[int, datetime] = {}
-    for column, owner in ((Image.taken_at_utc, Image), (Sighting.event_end, Sighting)):
-        rows = session.execute(
-            select(owner.deployment_id, func.max(column))
-            .where(owner.deployment_id.in_(deployment_ids))
-            .group_by(owner.deployment_id)
-        )
-        for dep_id, moment in rows:
-            if moment is not None and (dep_id not in found or moment > found[dep_id]):
-                found[dep_id] = moment
-    return found
 
 
 def sighting_conditions(

@@ -1,8 +1,9 @@
 """Camera effort and relative abundance: trap-nights, and independent events per 100 trap-nights.
 
 A deployment's trap-nights run from its start date to its end date (1 to 11 May is 10 nights); one
-still in the field counts until today. Both are clipped to the filters' date range, whose days
-count in full. A station's trap-nights are the nights at least one of its cameras was out: two
+still in the field counts until the day of its latest photo or sighting, the last card brought in
+(tracker.fieldwork.known_until): the nights since are not in the tracker yet, and counting them
+would dilute its events. Both are clipped to the filters' date range, whose days count in full. A station's trap-nights are the nights at least one of its cameras was out: two
 cameras at one station on one night are one trap-night, as they make one independent event.
 
 Nights a camera was recorded as not working (a full card, a flat battery: tracker.outages) are
@@ -19,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from tracker import events, outages
+from tracker import events, fieldwork, outages
 from tracker.export import Filters, Options
 from tracker.export_tables import counts, stations
 from tracker.models import Deployment, Individual, Species, Station
@@ -34,7 +35,7 @@ class DeploymentEffort:
     start: date
     end: date
     working: tuple[outages.Period, ...]  # from start to end, less the outages
-    open: bool  # still in the field: counted up to today (or the range's end)
+    open: bool  # still in the field: counted up to its latest data (or the range's end)
 
     @property
     def trap_nights(self) -> int:
@@ -80,7 +81,7 @@ def per_100(events_found: int, trap_nights: int) -> float | None:
 
 
 def local_today(timezone: str) -> date:
-    """Today in the park: open deployments count up to here (tests replace it)."""
+    """Today in the park: no effort counts beyond it (tests replace it)."""
     return datetime.now(ZoneInfo(timezone)).date()
 
 
@@ -90,7 +91,8 @@ def effort(
     """Trap-nights per deployment and station, clipped to the filters' dates, and independent
     events (of the filtered species and individual) per station and species.
 
-    A deployment from 1 to 11 May is 10 trap-nights; one still open counts until `today`. The
+    A deployment from 1 to 11 May is 10 trap-nights; one still open counts until its latest
+    photo or sighting (not beyond `today`). The
     range's days count in full: from 5 to 7 May (inclusive) clips it to 5 to 8 May, 3 nights.
     """
     today = today or local_today(options.timezone)
@@ -131,8 +133,10 @@ def _deployment_effort(session: Session, filters: Filters, today: date):
     if filters.station_ids:
         query = query.where(Deployment.station_id.in_(filters.station_ids))
     low, high = filters.date_from, filters.date_to
-    for d in session.scalars(query):
-        last = d.end_date or today
+    deployments = session.scalars(query).all()
+    known = fieldwork.known_until(session, deployments)
+    for d in deployments:
+        last = d.end_date or min(known[d.id], today)
         if (high and d.start_date > high) or (low and last < low):
             continue  # outside the range
         start = max(d.start_date, low) if low else d.start_date
