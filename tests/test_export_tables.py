@@ -161,6 +161,8 @@ def test_times_are_whole_seconds_in_the_configured_zone(session, park):
     _, text = write(session, "csv", Options(timezone="Europe/Berlin"), species="Sika deer")
     [timed, _untimed] = read_csv(text)
     assert timed["eventStart"] == "2024-05-03T14:00:00+02:00"  # summer time
+    _, text = write(session, "csv", Options(timezone="America/Sao_Paulo"), species="Sika deer")
+    assert read_csv(text)[0]["eventStart"] == "2024-05-03T09:00:00-03:00"  # west of Greenwich
 
 
 def test_empty_result_is_the_header_alone(session, park):

@@ -3,8 +3,9 @@
 A deployment's trap-nights run from its start date to its end date (1 to 11 May is 10 nights); one
 still in the field counts until the day of its latest photo or sighting, the last card brought in
 (tracker.fieldwork.known_until): the nights since are not in the tracker yet, and counting them
-would dilute its events. Both are clipped to the filters' date range, whose days count in full. A station's trap-nights are the nights at least one of its cameras was out: two
-cameras at one station on one night are one trap-night, as they make one independent event.
+would dilute its events. Both are clipped to the filters' date range, whose days count in full.
+A station's trap-nights are the nights at least one of its cameras was out: two cameras at one
+station on one night are one trap-night, as they make one independent event.
 
 Nights a camera was recorded as not working (a full card, a flat battery: tracker.outages) are
 not trap-nights; a station's other camera may still cover them.
@@ -92,8 +93,8 @@ def effort(
     events (of the filtered species and individual) per station and species.
 
     A deployment from 1 to 11 May is 10 trap-nights; one still open counts until its latest
-    photo or sighting (not beyond `today`). The
-    range's days count in full: from 5 to 7 May (inclusive) clips it to 5 to 8 May, 3 nights.
+    photo or sighting (not beyond `today`). The range's days count in full: from 5 to 7 May
+    (inclusive) clips it to 5 to 8 May, 3 nights.
     """
     today = today or local_today(options.timezone)
     deployments = defaultdict(list)
