@@ -6,6 +6,9 @@ nothing.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date
 
 import pytest
@@ -228,3 +231,16 @@ def test_user_add_refuses_bad_input(app, runner, users, email, role, password, m
     assert result.exit_code == 2
     assert message in result.stderr
     assert row_counts(app) == before
+
+
+def test_a_database_without_tables_gets_a_clear_message(empty_database_url, tmp_path):
+    """Through the real `tracker` entry point: no traceback, the command to run, exit 1."""
+    env = {**os.environ, "DATABASE_URL": empty_database_url, "TRACKER_INSTANCE_PATH": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", "from tracker.cli import main; main()", "export", "--format", "csv",
+         "--out", str(tmp_path / "sightings.csv")],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "run `tracker db upgrade` first" in done.stderr
+    assert "Traceback" not in done.stderr

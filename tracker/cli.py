@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy.exc import DBAPIError
 
 from tracker import accounts, fieldwork, outages
 from tracker.db import get_session
@@ -28,7 +29,24 @@ def main() -> None:
     from tracker import create_app
 
     cli = FlaskGroup(create_app=create_app, help="The leopard camera-trap tracker.")
-    cli.main(prog_name="tracker")
+    try:
+        cli.main(prog_name="tracker")
+    except DBAPIError as exc:
+        if not _schema_missing(exc):
+            raise
+        click.echo(
+            "error: the database has no tracker tables yet, or an older schema: "
+            "run `tracker db upgrade` first",
+            err=True,
+        )
+        sys.exit(1)
+
+
+def _schema_missing(exc: DBAPIError) -> bool:
+    """A table or column the code needs is not in the database (SQLite, PostgreSQL)."""
+    if getattr(exc.orig, "sqlstate", None) in {"42P01", "42703"}:  # undefined table, column
+        return True
+    return str(exc.orig).startswith(("no such table", "no such column"))
 
 
 def register_commands(app: Flask) -> None:
