@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from html import unescape
 
 import pytest
-from conftest import csrf_token, fetch, row_counts
+from conftest import csrf_token, fetch, row_counts, sign_in
 from sqlalchemy import event, select
 
 from tracker import fieldwork, individuals, ingest, sightings, sources
@@ -342,6 +342,48 @@ def test_a_new_individual_is_created_in_place(app, as_role, field):
     html = client.get(f"/review/{field['a']}").get_data(as_text=True)
     assert '<option value="AL-20" label="&lt;script&gt;alert(1)&lt;/script&gt;">' in html
     assert XSS not in html
+
+
+def test_undo_removes_the_individual_created_in_place(app, as_role, field):
+    client = as_role("ranger")
+    body = post_tag(
+        client, field, seq_ids(field, 0), as_json=True, species_id=leopard(field),
+        individual_code="AL-20", new_individual="y",
+    ).get_json()  # fmt: skip
+    ((individual_id,),) = fetch(app, select(Individual.id))
+    assert (
+        body["undo_url"]
+        == f"/sightings/{body['sighting_id']}/delete?new_individual={individual_id}"
+    )
+    token = csrf_token(client, f"/review/{field['a']}")
+    answer = client.post(body["undo_url"], data={"csrf_token": token}, headers=JSON).get_json()
+    assert answer["ok"] is True and answer["removed_individual"] == "AL-20"
+    assert (row_counts(app)["sighting"], row_counts(app)["individual"]) == (0, 0)
+    actions = fetch(app, select(AuditLog.entity, AuditLog.action).order_by(AuditLog.id))
+    assert actions[-2:] == [("sighting", "delete"), ("individual", "delete")]
+
+
+def test_undo_keeps_an_individual_in_use_or_made_by_someone_else(app, as_role, users, field):
+    ranger = as_role("ranger")
+    first = post_tag(
+        ranger, field, seq_ids(field, 0), as_json=True, species_id=leopard(field),
+        individual_code="AL-20", new_individual="y",
+    ).get_json()  # fmt: skip
+    # Seen again in the next sequence before the first was undone: AL-20 stays.
+    post_tag(ranger, field, seq_ids(field, 1), species_id=leopard(field), individual_code="AL-20")
+    token = csrf_token(ranger, f"/review/{field['a']}")
+    answer = ranger.post(first["undo_url"], data={"csrf_token": token}, headers=JSON).get_json()
+    assert answer["ok"] is True and answer["removed_individual"] is None
+    assert row_counts(app)["individual"] == 1
+    # Another user naming AL-20 in a forged undo of their own sighting cannot remove it.
+    ((individual_id, sighting_id),) = fetch(app, select(Sighting.individual_id, Sighting.id))
+    other = app.test_client()
+    sign_in(other, users["researcher"].email)
+    token = csrf_token(other, f"/review/{field['a']}")
+    url = f"/sightings/{sighting_id}/delete?new_individual={individual_id}"
+    answer = other.post(url, data={"csrf_token": token}, headers=JSON).get_json()
+    assert answer["removed_individual"] is None
+    assert (row_counts(app)["sighting"], row_counts(app)["individual"]) == (0, 1)
 
 
 def test_an_existing_code_and_a_former_code_find_the_individual(app, session, as_role, field):

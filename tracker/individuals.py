@@ -19,6 +19,7 @@ from tracker.errors import InvalidInput
 from tracker.models import (
     FLANKS,
     SEXES,
+    AuditLog,
     Deployment,
     Image,
     Individual,
@@ -86,6 +87,32 @@ def create(
     session.flush()
     audit.record(session, actor, "create", "individual", individual.id, code=code)
     return individual
+
+
+def discard_unused(session: Session, individual: Individual, actor: User | None) -> bool:
+    """Remove an individual `actor` created that nothing refers to (no sighting, reference
+    photo or former code): undoing the tagging that created it in place takes it away too.
+    Returns whether it was removed; anyone else's, or one in use, stays."""
+    created_by = session.scalar(
+        select(AuditLog.user_id).where(
+            AuditLog.entity == "individual",
+            AuditLog.action == "create",
+            AuditLog.entity_id == str(individual.id),
+        )
+    )
+    in_use = session.scalar(select(func.count()).where(Sighting.individual_id == individual.id))
+    if (
+        actor is None
+        or created_by != actor.id
+        or in_use
+        or individual.reference_images
+        or individual.former_codes
+    ):
+        return False
+    audit.record(session, actor, "delete", "individual", individual.id, code=individual.code)
+    session.delete(individual)
+    session.flush()
+    return True
 
 
 # --- the catalogue ----------------------------------------------------------------------------

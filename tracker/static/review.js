@@ -245,14 +245,15 @@
           return;
         }
         var saved = state.current;
-        state.last = { undo: answer.body.undo_url, summary: answer.body.summary };
+        var option = null;
         if (answer.body.individual && els.codes) {
-          var option = element("option", { value: answer.body.individual.code });
+          option = element("option", { value: answer.body.individual.code });
           if (answer.body.individual.name) {
             option.setAttribute("label", answer.body.individual.name);
           }
           els.codes.appendChild(option);
         }
+        state.last = { undo: answer.body.undo_url, summary: answer.body.summary, option: option };
         resetForm();
         say("Saved: " + answer.body.summary + " (" + plural(count, "image") + "). u undoes it.");
         show(answer.body.next, saved.next_url);
@@ -325,7 +326,14 @@
           return;
         }
         state.last = null;
-        say("Undone: " + last.summary + ". The sequence is untagged again.");
+        var removed = "";
+        if (answer.body.removed_individual) {
+          removed = " New individual " + answer.body.removed_individual + " removed.";
+          if (last.option && last.option.parentNode) {
+            last.option.parentNode.removeChild(last.option);
+          }
+        }
+        say("Undone: " + last.summary + ". The sequence is untagged again." + removed);
         show(answer.body.next);
         if (answer.body.next) {
           loadNext(answer.body.next);

@@ -35,7 +35,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import contains_eager, selectinload
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 
-from tracker import sightings
+from tracker import individuals, sightings
 from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import (
@@ -446,7 +446,7 @@ def tag(deployment_id: int):
                 "ok": True,
                 "sighting_id": sighting.id,
                 "summary": _summary(sighting),
-                "undo_url": url_for("review.delete_sighting", sighting_id=sighting.id),
+                "undo_url": _undo_url(sighting, form),
                 "edit_url": url_for("review.edit_sighting", sighting_id=sighting.id),
                 "individual": _new_code(sighting, form),
                 "next": todo.payload(todo.index_after(last)),
@@ -463,6 +463,12 @@ def _summary(sighting: Sighting) -> str:
     if sighting.species.kind != "blank" and sighting.count != 1:
         text += f", count {sighting.count}"
     return text
+
+
+def _undo_url(sighting: Sighting, form: SightingForm) -> str:
+    """Deletes the sighting; and the individual created with it, unless it is in use by then."""
+    created = sighting.individual_id if form.new_individual.data else None
+    return url_for("review.delete_sighting", sighting_id=sighting.id, new_individual=created)
 
 
 def _new_code(sighting: Sighting, form: SightingForm) -> dict | None:
@@ -536,11 +542,24 @@ def delete_sighting(sighting_id: int):
     deployment = sighting.deployment
     images = _in_order(sighting.images)
     summary = _summary(sighting)
-    sightings.delete_sighting(session, sighting, actor=current_user._get_current_object())
+    actor = current_user._get_current_object()
+    individual = sighting.individual
+    sightings.delete_sighting(session, sighting, actor=actor)
+    created = request.args.get("new_individual", type=int)
+    removed = None
+    if (
+        individual is not None
+        and created == individual.id
+        and individuals.discard_unused(session, individual, actor)
+    ):
+        removed = individual.code
+        summary += f"; new individual {removed} removed"
     session.commit()
     first = images[0].id if images else None
     if _wants_json():
         todo = Queue.load(session, deployment)
-        return jsonify({"ok": True, "next": todo.payload(todo.index_at(first))})
+        return jsonify(
+            {"ok": True, "next": todo.payload(todo.index_at(first)), "removed_individual": removed}
+        )
     flash(f"Sighting {sighting_id} ({summary}) deleted: its images are back in the queue.", "info")
     return redirect(url_for("review.queue", deployment_id=deployment.id, at=first))
