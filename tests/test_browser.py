@@ -14,14 +14,19 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from tracker.synthetic import jpeg_bytes
 
 pytestmark = pytest.mark.browser
 
@@ -55,6 +60,13 @@ def live_app(tmp_path_factory):
     _run(["db", "upgrade"], env)
     _run(["demo", "--no-photos"], env)
     _run(["user", "add", EMAIL, "--role", "researcher", "--password-stdin"], env, PASSWORD + "\n")
+    # A memory card's worth of photos at KP-01 for the review queue (the demo has none).
+    card = instance / "card"
+    card.mkdir()
+    for i in range(3):
+        taken = datetime(2025, 10, 1, 22, 15) + timedelta(minutes=30 * i)
+        (card / f"IMG_{i:04}.JPG").write_bytes(jpeg_bytes(taken, seed=i))
+    _run(["import", str(card), "--station", "KP-01"], env)
     port = _free_port()
     server = subprocess.Popen(
         [TRACKER, "run", "--host", "127.0.0.1", "--port", str(port)],
@@ -109,6 +121,8 @@ def browser(tmp_path_factory):
 
 def _sign_in(browser, base: str) -> None:
     browser.get(f"{base}/login")
+    if urlsplit(browser.current_url).path != "/login":
+        return  # still signed in from an earlier test
     browser.find_element(By.NAME, "email").send_keys(EMAIL)
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
@@ -156,3 +170,39 @@ def _map_frame(browser) -> bool:
     if frames:
         browser.switch_to.frame(frames[0])
     return bool(frames)
+
+
+def test_tagging_a_new_individual_and_undoing_it_in_a_real_browser(live_app, browser):
+    """The review queue's own script: save with a new individual, then `u` takes both back."""
+    base = live_app["base"]
+    _sign_in(browser, base)
+
+    def individuals() -> list[str]:
+        with sqlite3.connect(live_app["db"]) as db:
+            return [row[0] for row in db.execute("SELECT code FROM individual ORDER BY code")]
+
+    with sqlite3.connect(live_app["db"]) as db:
+        (deployment,) = db.execute("SELECT max(deployment_id) FROM image").fetchone()
+        (leopard,) = db.execute(
+            "SELECT id FROM species WHERE scientific_name = 'Panthera pardus orientalis'"
+        ).fetchone()
+    before = individuals()
+    browser.get_log("browser")
+    browser.get(f"{base}/review/{deployment}")
+    status = browser.find_element(By.ID, "review-status")
+    Select(browser.find_element(By.NAME, "species_id")).select_by_value(str(leopard))
+    browser.find_element(By.NAME, "individual_code").send_keys("AL-99")
+    browser.find_element(By.NAME, "new_individual").click()
+    browser.find_element(By.ID, "review-save").click()
+    WebDriverWait(browser, 10).until(lambda b: "Saved" in status.text)
+    assert individuals() == sorted([*before, "AL-99"])
+    assert browser.find_elements(By.CSS_SELECTOR, '#individual-codes option[value="AL-99"]')
+
+    ActionChains(browser).send_keys("u").perform()
+    WebDriverWait(browser, 10).until(lambda b: "Undone" in status.text)
+    assert "New individual AL-99 removed." in status.text
+    assert individuals() == before
+    assert not browser.find_elements(By.CSS_SELECTOR, '#individual-codes option[value="AL-99"]')
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "review.png"))
+    assert _errors(browser) == []
