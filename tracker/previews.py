@@ -41,9 +41,9 @@ def make_previews(media_dir: str | Path, sha256: str) -> None:
     source = Path(media_dir) / original_relpath(sha256)
     with PILImage.open(source) as picture:
         picture.draft("RGB", draft_box(picture.size, PREVIEW_SIZES["preview"]))
-        preview = ImageOps.exif_transpose(
-            picture if picture.mode == "RGB" else picture.convert("RGB")
-        )
+        preview = picture if picture.mode == "RGB" else picture.convert("RGB")
+        # In place: an upright photo (most of them) is not copied just to stay as it is.
+        ImageOps.exif_transpose(preview, in_place=True)
         write_atomic(media_dir, preview_relpath(sha256, "preview"), _encode(preview), sync=False)
         factor = max(1, max(preview.size) // PREVIEW_SIZES["thumb"])
         thumb = preview.reduce(factor) if factor > 1 else preview
@@ -64,16 +64,31 @@ def preview_path(media_dir: str | Path, sha256: str, size: str) -> Path:
     return path
 
 
-def _has_all(media_dir: str | Path, sha256: str) -> bool:
+def missing(media_dir: str | Path, hashes: list[str]) -> list[str]:
+    """The hashes whose preview or thumbnail is not there yet.
+
+    One listing per folder of previews, not a look-up per file: a folder holds the previews of
+    many images, and a stat per file is measurable at a card's scale.
+    """
     base = Path(media_dir)
-    return all((base / preview_relpath(sha256, size)).exists() for size in PREVIEW_SIZES)
+    present: dict[str, set[str]] = {}
+    wanted = []
+    for sha256 in hashes:
+        folder = str(Path(preview_relpath(sha256, "preview")).parent)
+        if folder not in present:
+            try:
+                present[folder] = set(os.listdir(base / folder))
+            except FileNotFoundError:
+                present[folder] = set()
+        names = (Path(preview_relpath(sha256, size)).name for size in PREVIEW_SIZES)
+        if not all(name in present[folder] for name in names):
+            wanted.append(sha256)
+    return wanted
 
 
-def _make_if_missing(args: tuple[str, str]) -> str | None:
-    """Make one image's previews unless they exist; the reason if they cannot be made."""
+def _make(args: tuple[str, str]) -> str | None:
+    """Make one image's previews; the reason if they cannot be made."""
     media_dir, sha256 = args
-    if _has_all(media_dir, sha256):
-        return None
     try:
         make_previews(media_dir, sha256)
     except (OSError, ValueError, PILImage.DecompressionBombError) as exc:
@@ -83,10 +98,12 @@ def _make_if_missing(args: tuple[str, str]) -> str | None:
 
 def make_missing(media_dir: str | Path, hashes: list[str], workers: int | None = None) -> list[str]:
     """Make the previews that do not exist yet, spread over the cores; returns failures."""
-    workers = workers or os.cpu_count() or 1
-    # Each worker checks for existing previews itself: the checks run in parallel too.
-    jobs = [(str(media_dir), h) for h in hashes]
+    # One process more than the cores: a process waiting for its original to come off the disk
+    # (originals are written around the page cache, see storage.write_original) leaves a core
+    # to another one.
+    workers = workers or (os.cpu_count() or 1) + 1
+    jobs = [(str(media_dir), h) for h in missing(media_dir, hashes)]
     if workers == 1 or len(jobs) < 2:
-        return [r for r in map(_make_if_missing, jobs) if r]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return [r for r in pool.map(_make_if_missing, jobs, chunksize=16) if r]
+        return [r for r in map(_make, jobs) if r]
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        return [r for r in pool.map(_make, jobs, chunksize=16) if r]

@@ -1,0 +1,111 @@
+"""Previews: made from real stored originals, upright, small, once; failures named, not fatal."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from PIL import Image as PILImage
+
+from tracker import previews, storage
+from tracker.synthetic import jpeg_bytes
+
+TAKEN = datetime(2024, 3, 10, 22, 15, 0)
+ORIENTATION = 0x0112
+
+
+def store(media: Path, data: bytes) -> str:
+    sha256 = hashlib.sha256(data).hexdigest()
+    storage.store_original(media, sha256, data)
+    return sha256
+
+
+def preview_file(media: Path, sha256: str, size: str) -> Path:
+    return media / storage.preview_relpath(sha256, size)
+
+
+def opened(path: Path) -> PILImage.Image:
+    picture = PILImage.open(path)
+    picture.load()
+    return picture
+
+
+def marked_photo(orientation: int | None, mode: str = "RGB") -> bytes:
+    """1280x960, red in the stored top-left corner, blue elsewhere; the Orientation tag given."""
+    picture = PILImage.new("RGB", (1280, 960), (0, 0, 255))
+    picture.paste((255, 0, 0), (0, 0, 320, 240))
+    exif = PILImage.Exif()
+    if orientation is not None:
+        exif[ORIENTATION] = orientation
+    buffer = io.BytesIO()
+    picture.convert(mode).save(buffer, "JPEG", quality=90, exif=exif)
+    return buffer.getvalue()
+
+
+def is_red(pixel) -> bool:
+    red, green, blue = pixel
+    return red > 200 and green < 60 and blue < 60
+
+
+@pytest.mark.parametrize(
+    "orientation, size, red_corner",
+    [
+        (None, (640, 480), (5, 5)),
+        (1, (640, 480), (5, 5)),
+        (6, (480, 640), (474, 5)),  # shown turned a quarter clockwise: top-left goes top-right
+        (3, (640, 480), (634, 474)),
+        (8, (480, 640), (5, 634)),
+    ],
+)
+def test_previews_are_upright_at_the_draft_scale(tmp_path, orientation, size, red_corner):
+    sha256 = store(tmp_path, marked_photo(orientation))
+    previews.make_previews(tmp_path, sha256)
+    preview = opened(preview_file(tmp_path, sha256, "preview"))
+    assert preview.format == "JPEG" and preview.mode == "RGB"
+    assert preview.size == size
+    assert is_red(preview.getpixel(red_corner))
+    assert not is_red(preview.getpixel((size[0] // 2, size[1] // 2)))
+    thumb = opened(preview_file(tmp_path, sha256, "thumb"))
+    assert thumb.size == (size[0] // 2, size[1] // 2)
+    corner = (red_corner[0] // 2, red_corner[1] // 2)
+    assert is_red(thumb.getpixel(corner))
+
+
+@pytest.mark.parametrize("mode", ["L", "CMYK"])
+def test_grey_and_cmyk_photos_get_colour_previews(tmp_path, mode):
+    sha256 = store(tmp_path, marked_photo(None, mode))
+    previews.make_previews(tmp_path, sha256)
+    for size in storage.PREVIEW_SIZES:
+        assert opened(preview_file(tmp_path, sha256, size)).mode == "RGB"
+
+
+def test_only_missing_previews_are_made_over_the_pool(tmp_path):
+    hashes = [store(tmp_path, jpeg_bytes(TAKEN, size=(1280, 960), seed=i)) for i in range(6)]
+    previews.make_previews(tmp_path, hashes[0])
+    previews.make_previews(tmp_path, hashes[1])
+    kept = preview_file(tmp_path, hashes[0], "thumb")
+    kept.write_bytes(b"left alone")  # not a JPEG: proves it was not made again
+    preview_file(tmp_path, hashes[1], "thumb").unlink()  # half made: made again
+    assert previews.missing(tmp_path, hashes) == hashes[1:]
+
+    assert previews.make_missing(tmp_path, hashes, workers=2) == []
+    assert kept.read_bytes() == b"left alone"
+    for sha256 in hashes[1:]:
+        for size in storage.PREVIEW_SIZES:
+            assert opened(preview_file(tmp_path, sha256, size)).format == "JPEG"
+    assert previews.missing(tmp_path, hashes) == []
+    assert not list(tmp_path.rglob(".incoming-*"))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_damaged_original_is_named_and_the_others_still_made(tmp_path, workers):
+    good = [store(tmp_path, jpeg_bytes(TAKEN, seed=20 + i)) for i in range(3)]
+    bad = store(tmp_path, jpeg_bytes(TAKEN, seed=30))
+    (tmp_path / storage.original_relpath(bad)).write_bytes(b"rotten bits")
+    gone = "f" * 64  # a row whose original is missing altogether
+    failures = previews.make_missing(tmp_path, [*good, bad, gone], workers=workers)
+    assert [f.split(":")[0] for f in failures] == [bad, gone]
+    assert previews.missing(tmp_path, [*good, bad, gone]) == [bad, gone]

@@ -1,0 +1,143 @@
+"""Storage: originals land byte for byte however they arrive, and rows wait for durable files.
+
+Real files on the real file system; the one stand-in is a failing sync, which no real disk
+produces on demand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from tracker import fieldwork, ingest, sources, storage
+from tracker.models import Image
+from tracker.synthetic import jpeg_bytes
+
+TAKEN = datetime(2024, 3, 10, 22, 15, 0)
+PAGE = mmap.PAGESIZE
+
+SIZES = [1, PAGE - 1, PAGE, PAGE + 1, 3 * PAGE + 17, 600_001]
+
+
+def payload(size: int, seed: int = 0) -> bytes:
+    return hashlib.shake_256(f"{seed}".encode()).digest(size)
+
+
+def as_bytes(data: bytes) -> bytes:
+    return data
+
+
+def in_storage_buffer(data: bytes) -> memoryview:
+    view = storage.buffer(len(data))
+    view[:] = data
+    return view
+
+
+def at_odd_address(data: bytes) -> memoryview:
+    """Writable memory that is not page-aligned: it must be copied before direct I/O."""
+    return memoryview(bytearray(b"x" + data))[1:]
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("source", [as_bytes, in_storage_buffer, at_odd_address])
+def test_an_original_is_stored_byte_for_byte(tmp_path, size, source):
+    data = payload(size, seed=size)
+    storage.write_original(tmp_path, "originals/ab/x.jpg", source(data))
+    assert (tmp_path / "originals/ab/x.jpg").read_bytes() == data
+    assert not list(tmp_path.rglob(".incoming-*"))
+
+
+def test_the_buffer_is_page_aligned_and_reused():
+    first = storage.buffer(10)
+    first[:3] = b"abc"
+    again = storage.buffer(PAGE * 3)
+    assert bytes(again[:3]) == b"abc"
+    assert storage._aligned(again)
+    bigger = storage.buffer(64 << 20)
+    assert len(bigger) == 64 << 20 and storage._aligned(bigger)
+
+
+def test_sync_media_flushes_the_media_folder_and_reports_a_missing_one(tmp_path):
+    storage.write_original(tmp_path, "originals/cd/y.jpg", payload(5000))
+    storage.sync_media(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        storage.sync_media(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize(
+    "where",
+    [lambda n: n - 2, lambda n: 10, lambda n: 63, lambda n: 64, lambda n: 65],
+    ids=["last", "early", "straddling-63", "straddling-64", "after-64"],
+)
+def test_end_marker_found_anywhere_after_the_scan(where):
+    size = 300
+    data = bytearray(size)
+    at = where(size)
+    data[at : at + 2] = b"\xff\xd9"
+    assert ingest._has_end_marker(memoryview(bytes(data)), 0, chunk=64)
+    assert not ingest._has_end_marker(memoryview(bytes(size)), 0, chunk=64)
+    # Before the scan does not count.
+    assert not ingest._has_end_marker(memoryview(bytes(data)), at + 1, chunk=64)
+
+
+@pytest.fixture
+def deployment(session):
+    station = fieldwork.create_station(session, code="KP-09", latitude=43.1, longitude=131.5)
+    dep = fieldwork.create_deployment(session, station, fieldwork.DeploymentInput(date(2024, 1, 1)))
+    session.commit()
+    return dep
+
+
+def sized_jpeg(size: int, seed: int) -> bytes:
+    """A valid photo padded after its end marker to exactly `size` bytes, as some cameras do."""
+    data = jpeg_bytes(TAKEN, size=(320, 240), seed=seed)
+    assert len(data) <= size
+    return data + b"\0" * (size - len(data))
+
+
+def test_files_read_into_the_reused_buffer_are_stored_exactly(app, session, deployment, tmp_path):
+    card = tmp_path / "card"
+    card.mkdir()
+    # Large then small, on every worker thread: a file must never carry a previous one's tail.
+    big = 2 << 20
+    sizes = [big, 9 * PAGE, 9 * PAGE + 1, 9 * PAGE - 1, big + 1, 12 * PAGE] * 3
+    files = {}
+    for i, size in enumerate(sizes):
+        data = sized_jpeg(size, seed=900 + i)
+        (card / f"IMG_{i:03}.JPG").write_bytes(data)
+        files[f"card/IMG_{i:03}.JPG"] = data
+    limits = sources.ZipLimits()
+    media = Path(app.config["MEDIA_DIR"])
+    report = ingest.ingest(session, sources.path_items([card], limits), deployment, str(media))
+    assert report.summary == {"added": len(sizes), "duplicate": 0, "rejected": 0}
+    for outcome in report.outcomes:
+        image = session.get(Image, outcome.image_id)
+        data = files[outcome.name]
+        assert image.sha256 == hashlib.sha256(data).hexdigest()
+        assert image.bytes == len(data)
+        assert (media / image.stored_path).read_bytes() == data
+    assert not list(media.rglob(".incoming-*"))
+
+
+def test_no_row_is_committed_before_its_file_is_durable(app, session, deployment, monkeypatch):
+    items = [sources.Item(f"IMG_{i}.JPG", jpeg_bytes(TAKEN, seed=950 + i)) for i in range(5)]
+    media = app.config["MEDIA_DIR"]
+
+    def disk_gone(media_dir):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(storage, "sync_media", disk_gone)
+    with pytest.raises(OSError):
+        ingest.ingest(session, items, deployment, media)
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Image)) == 0
+
+    # The files already in place do not block the retry once the disk is back.
+    monkeypatch.undo()
+    report = ingest.ingest(session, items, deployment, media)
+    assert report.summary == {"added": 5, "duplicate": 0, "rejected": 0}
