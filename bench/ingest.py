@@ -118,6 +118,15 @@ def draft_decode_all(paths: list[Path]) -> None:
         list(pool.map(_draft_decode, map(str, paths), chunksize=8))
 
 
+def create_cost_ms(folder: Path, count: int = 300) -> float:
+    """What creating an empty file costs in `folder`: the import and previews create 3 a photo."""
+    folder.mkdir(parents=True)
+    start = time.perf_counter()
+    for i in range(count):
+        os.close(os.open(folder / f"probe-{i}", os.O_WRONLY | os.O_CREAT, 0o644))
+    return (time.perf_counter() - start) / count * 1000
+
+
 def measure(paths: list[Path], folder: Path, workdir: Path) -> dict:
     env = fresh_tracker(workdir)
     exif_s = timed(lambda: exiftool_read(folder))
@@ -149,6 +158,7 @@ def main() -> None:
     runs = []
     options.workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=options.workdir) as tmp:
+        print(f"creating a file in {options.workdir}: {create_cost_ms(Path(tmp) / 'probe'):.2f} ms")
         for i in range(options.repeat):
             result = measure(paths, folder, Path(tmp) / f"run{i}")
             runs.append(result)

@@ -7,6 +7,7 @@ produces on demand.
 from __future__ import annotations
 
 import hashlib
+import io
 import mmap
 from datetime import date, datetime
 from pathlib import Path
@@ -50,6 +51,32 @@ def test_an_original_is_stored_byte_for_byte(tmp_path, size, source):
     storage.write_original(tmp_path, "originals/ab/x.jpg", source(data))
     assert (tmp_path / "originals/ab/x.jpg").read_bytes() == data
     assert not list(tmp_path.rglob(".incoming-*"))
+
+
+@pytest.mark.parametrize("size", [0, *SIZES])
+def test_an_original_is_read_back_byte_for_byte(tmp_path, size):
+    data = payload(size, seed=size + 1)
+    sha256 = hashlib.sha256(data).hexdigest()
+    storage.write_original(tmp_path, storage.original_relpath(sha256), data)
+    assert bytes(storage.read_original(tmp_path, sha256)) == data
+    # Also when the file is still in the page cache, written the ordinary way.
+    storage.write_atomic(tmp_path, storage.original_relpath(sha256), data, sync=False)
+    assert bytes(storage.read_original(tmp_path, sha256)) == data
+    with pytest.raises(FileNotFoundError):
+        storage.read_original(tmp_path, "0" * 64)
+
+
+def test_a_memory_file_reads_and_seeks_like_a_file():
+    data = payload(10_000, seed=7)
+    ours, theirs = storage.MemoryFile(memoryview(data)), io.BytesIO(data)
+    steps = [(0, io.SEEK_SET, 16), (5, io.SEEK_CUR, 1), (-20, io.SEEK_END, 100), (3, 0, 9999)]
+    for offset, whence, size in steps:
+        assert ours.seek(offset, whence) == theirs.seek(offset, whence)
+        assert ours.read(size) == theirs.read(size)
+        assert ours.tell() == theirs.tell()
+    buffered = io.BufferedReader(storage.MemoryFile(memoryview(data)))
+    buffered.seek(9000)
+    assert buffered.read() == data[9000:]
 
 
 def test_the_buffer_is_page_aligned_and_reused():

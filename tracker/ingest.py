@@ -105,33 +105,6 @@ def _has_end_marker(view: memoryview, start: int, chunk: int = 1 << 16) -> bool:
     return False
 
 
-class _MemoryFile(io.RawIOBase):
-    """A read-only file over bytes already in memory, without copying them (io.BytesIO would)."""
-
-    def __init__(self, data: memoryview) -> None:
-        self.data, self.pos = data, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        chunk = self.data[self.pos : self.pos + len(buffer)]
-        buffer[: len(chunk)] = chunk
-        self.pos += len(chunk)
-        return len(chunk)
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: len(self.data)}[whence]
-        self.pos = max(0, base + offset)
-        return self.pos
-
-    def tell(self) -> int:
-        return self.pos
-
-
 def prepare(
     name: str, data: bytes | memoryview, media_dir: str, limits: Limits
 ) -> Prepared | Outcome:
@@ -144,7 +117,7 @@ def prepare(
     if len(data) > limits.max_file_bytes:
         mb = limits.max_file_bytes // (1024 * 1024)
         return Outcome(name, "rejected", reason=f"file larger than {mb} MB")
-    metadata = read_exif(io.BufferedReader(_MemoryFile(data)))
+    metadata = read_exif(io.BufferedReader(storage.MemoryFile(data)))
     if metadata.error:
         return Outcome(name, "rejected", reason=metadata.error)
     if metadata.width and metadata.height and metadata.width * metadata.height > limits.max_pixels:

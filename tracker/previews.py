@@ -15,7 +15,14 @@ from pathlib import Path
 from PIL import Image as PILImage
 from PIL import ImageOps
 
-from tracker.storage import PREVIEW_SIZES, original_relpath, preview_relpath, write_atomic
+from tracker.storage import (
+    PREVIEW_SIZES,
+    MemoryFile,
+    original_relpath,
+    preview_relpath,
+    read_original,
+    write_atomic,
+)
 
 ORIENTATION = 0x0112
 
@@ -31,14 +38,18 @@ def draft_box(size: tuple[int, int], longest: int) -> tuple[int, int]:
     return max(1, int(width * scale)), max(1, int(height * scale))
 
 
-def make_previews(media_dir: str | Path, sha256: str) -> None:
+def make_previews(media_dir: str | Path, sha256: str, data: memoryview | None = None) -> None:
     """Write the preview and the thumbnail of one stored original.
 
     The preview is the photo decoded at the JPEG draft scale that keeps its long side at least
     PREVIEW_SIZES["preview"]; the thumbnail is an integer reduction of that. No pixel is decoded
-    at full size and nothing is resampled by a fraction.
+    at full size and nothing is resampled by a fraction. `data` is the original's bytes when
+    the caller has read them already (storage.read_original).
     """
-    source = Path(media_dir) / original_relpath(sha256)
+    if data is None:
+        source = Path(media_dir) / original_relpath(sha256)
+    else:
+        source = io.BufferedReader(MemoryFile(data))
     with PILImage.open(source) as picture:
         picture.draft("RGB", draft_box(picture.size, PREVIEW_SIZES["preview"]))
         preview = picture if picture.mode == "RGB" else picture.convert("RGB")
@@ -90,7 +101,8 @@ def _make(args: tuple[str, str]) -> str | None:
     """Make one image's previews; the reason if they cannot be made."""
     media_dir, sha256 = args
     try:
-        make_previews(media_dir, sha256)
+        # Read into the process's reused buffer: this is the bulk path, run in a process pool.
+        make_previews(media_dir, sha256, read_original(media_dir, sha256))
     except (OSError, ValueError, PILImage.DecompressionBombError) as exc:
         return f"{sha256}: {exc}"
     return None
