@@ -6,6 +6,7 @@ produces on demand.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import mmap
@@ -89,11 +90,14 @@ def test_the_buffer_is_page_aligned_and_reused():
     assert len(bigger) == 64 << 20 and storage._aligned(bigger)
 
 
-def test_sync_media_flushes_the_media_folder_and_reports_a_missing_one(tmp_path):
-    storage.write_original(tmp_path, "originals/cd/y.jpg", payload(5000))
-    storage.sync_media(tmp_path)
-    with pytest.raises(FileNotFoundError):
-        storage.sync_media(tmp_path / "nowhere")
+def test_media_sync_flushes_the_media_folder_and_reports_a_missing_one(tmp_path):
+    with storage.media_sync(tmp_path) as sync:
+        storage.write_original(tmp_path, "originals/cd/y.jpg", payload(5000))
+        sync()
+        storage.write_original(tmp_path, "originals/cd/z.jpg", payload(6000))
+        sync()
+    with pytest.raises(FileNotFoundError), storage.media_sync(tmp_path / "nowhere"):
+        pass
 
 
 @pytest.mark.parametrize(
@@ -155,10 +159,14 @@ def test_no_row_is_committed_before_its_file_is_durable(app, session, deployment
     items = [sources.Item(f"IMG_{i}.JPG", jpeg_bytes(TAKEN, seed=950 + i)) for i in range(5)]
     media = app.config["MEDIA_DIR"]
 
+    @contextlib.contextmanager
     def disk_gone(media_dir):
-        raise OSError(5, "Input/output error")
+        def sync():
+            raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(storage, "sync_media", disk_gone)
+        yield sync
+
+    monkeypatch.setattr(storage, "media_sync", disk_gone)
     with pytest.raises(OSError):
         ingest.ingest(session, items, deployment, media)
     session.rollback()

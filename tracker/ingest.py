@@ -304,8 +304,11 @@ def ingest(
     def save(batch: list[Prepared]) -> list[Outcome]:
         return _save_batch(session, batch, deployment, period, user, tag_rules)
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync") as syncer:
-        batches = _Batches(save, lambda: storage.sync_media(media_dir), syncer)
+    with (
+        storage.media_sync(media_dir) as sync,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync") as syncer,
+    ):
+        batches = _Batches(save, sync, syncer)
         for result in _prepared(items, media_dir, limits):
             done([result] if isinstance(result, Outcome) else batches.add(result))
         done(batches.finish())

@@ -8,6 +8,7 @@ half-written file under its final name, and a retry simply writes it again.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import fcntl
@@ -17,7 +18,7 @@ import io
 import mmap
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 # Smallest long side of each preview kind. Previews are made at a JPEG draft scale (1/2, 1/4, 1/8)
@@ -55,12 +56,12 @@ def write_atomic(
 
 
 def write_original(media_dir: str | Path, relpath: str, data: bytes | memoryview) -> None:
-    """Put an original in place, written to the disk but not yet durable (see sync_media).
+    """Put an original in place, written to the disk but not yet durable (see media_sync).
 
     Direct I/O (O_DIRECT) sends the bytes from the caller's memory straight to the disk: an
     original is written once and seldom read again, so it takes no page-cache memory, and on
     this project's machine allocating that memory, not the disk, was the slowest part of a
-    write. Only the last partial block goes through the page cache. Durability is sync_media's
+    write. Only the last partial block goes through the page cache. Durability is media_sync's
     job, before any row points to the file.
     """
     _place(media_dir, relpath, lambda fd: _write_direct(fd, memoryview(data)))
@@ -212,7 +213,7 @@ def store_original(
 ) -> str:
     """Store an image's bytes (once) and return its path relative to the media folder.
 
-    With sync=False the file is not durable until sync_media(media_dir) returns.
+    With sync=False the file is not durable until a media_sync function has run.
     """
     relpath = original_relpath(sha256)
     if not _holds(Path(media_dir) / relpath, sha256, len(data)):
@@ -234,21 +235,27 @@ def _syncfs():
     return syncfs
 
 
-def sync_media(media_dir: str | Path) -> None:
-    """Make every file written under the media folder durable: data, names and disk cache.
+@contextlib.contextmanager
+def media_sync(media_dir: str | Path) -> Iterator[Callable[[], None]]:
+    """A function that makes every file written under the media folder durable: data, folder
+    entries and the disk's cache. Call it once a batch instead of an fsync per file and folder.
 
-    One call for a whole batch instead of an fsync per file and per folder. On Linux this is
-    syncfs, which flushes the media folder's file system only (os.sync flushes every file system
-    on the machine) and reports a write error, which os.sync does not.
+    On Linux it is syncfs on a descriptor opened here, on entry: it flushes the media folder's
+    file system only (os.sync flushes every file system on the machine), and it reports any
+    write error on that file system since entry, which os.sync never does.
     """
     syncfs = _syncfs()
     if syncfs is None:
-        os.sync()
+        yield os.sync
         return
     fd = os.open(media_dir, os.O_RDONLY)
-    try:
+
+    def sync() -> None:
         if syncfs(fd) != 0:
             code = ctypes.get_errno()
             raise OSError(code, f"could not sync the media folder: {os.strerror(code)}")
+
+    try:
+        yield sync
     finally:
         os.close(fd)
