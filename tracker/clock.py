@@ -38,6 +38,11 @@ def corrected_utc(
     return local.replace(tzinfo=zone).astimezone(UTC)
 
 
+def local_today(tz_name: str) -> date:
+    """Today's date in the given time zone (the park's day, not the server's)."""
+    return datetime.now(ZoneInfo(tz_name)).date()
+
+
 def local_day_bounds(day: date, tz_name: str) -> datetime:
     """The UTC instant a local calendar day starts in the given time zone."""
     return datetime.combine(day, time.min, tzinfo=ZoneInfo(tz_name)).astimezone(UTC)

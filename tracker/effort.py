@@ -15,13 +15,12 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from tracker import events, fieldwork, outages
+from tracker import clock, events, fieldwork, outages
 from tracker.export import Filters, Options
 from tracker.export_tables import counts, stations
 from tracker.models import Deployment, Individual, Species, Station
@@ -83,7 +82,7 @@ def per_100(events_found: int, trap_nights: int) -> float | None:
 
 def local_today(timezone: str) -> date:
     """Today in the park: no effort counts beyond it (tests replace it)."""
-    return datetime.now(ZoneInfo(timezone)).date()
+    return clock.local_today(timezone)
 
 
 def effort(

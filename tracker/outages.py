@@ -16,8 +16,7 @@ InvalidInput before anything is written.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -66,10 +65,6 @@ def spans(deployment: Deployment) -> list[tuple[date, date | None]]:
     return [(o.start_date, o.end_date) for o in deployment.outages]
 
 
-def local_today(deployment: Deployment) -> date:
-    return datetime.now(ZoneInfo(deployment.timezone)).date()
-
-
 def add_outage(
     session: Session,
     deployment: Deployment,
@@ -81,7 +76,7 @@ def add_outage(
 ) -> DeploymentOutage:
     """Record that the deployment's camera did not work from `start_date` to `end_date`."""
     reason = reason.strip()
-    today = today or local_today(deployment)
+    today = today or clock.local_today(deployment.timezone)
     errors = _check(deployment, start_date, end_date, reason, today)
     if errors:
         raise InvalidInput(errors)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -13,7 +10,7 @@ from sqlalchemy.orm import contains_eager
 from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from tracker import fieldwork, outages
+from tracker import clock, fieldwork, outages
 from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import Deployment, DeploymentOutage, Image, Station
@@ -165,7 +162,7 @@ def edit(deployment_id: int):
 @requires("manage")
 def close(deployment_id: int):
     deployment = get_or_404(Deployment, deployment_id)
-    form = CloseForm(end_date=datetime.now(ZoneInfo(deployment.timezone)).date())
+    form = CloseForm(end_date=clock.local_today(deployment.timezone))
     if form.validate_on_submit():
         session = get_session()
         try:
