@@ -151,15 +151,18 @@ def _postgres_reset(conn) -> str:
 
 
 @pytest.fixture
-def app(db_url, tmp_path, monkeypatch):
+def app_config(db_url, tmp_path, monkeypatch) -> dict:
     monkeypatch.setenv("TRACKER_INSTANCE_PATH", str(tmp_path / "instance"))
-    app = create_app(
-        {
-            "DATABASE_URL": db_url,
-            "SECRET_KEY": "test-secret",
-            "MEDIA_DIR": str(tmp_path / "media"),
-        }
-    )
+    return {
+        "DATABASE_URL": db_url,
+        "SECRET_KEY": "test-secret",
+        "MEDIA_DIR": str(tmp_path / "media"),
+    }
+
+
+@pytest.fixture
+def app(app_config):
+    app = create_app(app_config)
     yield app
     app.extensions["tracker.engine"].dispose()
 
@@ -170,8 +173,15 @@ def client(app):
 
 
 @pytest.fixture
-def runner(app):
-    return app.test_cli_runner()
+def runner(app, app_config):
+    """The `tracker` commands on the app as the command line builds it: without its pages.
+
+    Same database and media folder as `app`, so a test can import on the command line and look
+    at the result in the pages.
+    """
+    command_app = create_app(app_config, web=False)
+    yield command_app.test_cli_runner()
+    command_app.extensions["tracker.engine"].dispose()
 
 
 @pytest.fixture

@@ -244,3 +244,17 @@ def test_a_database_without_tables_gets_a_clear_message(empty_database_url, tmp_
     assert done.returncode == 1, done.stderr
     assert "run `tracker db upgrade` first" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_only_flasks_own_commands_build_the_pages(empty_database_url, tmp_path):
+    """Through the real `tracker` entry point: `routes` lists the pages; the tracker's commands
+    run on the app without them (every other test here runs them that way too)."""
+    env = {**os.environ, "DATABASE_URL": empty_database_url, "TRACKER_INSTANCE_PATH": str(tmp_path)}
+    entry = [sys.executable, "-c", "from tracker.cli import main; main()"]
+    routes = subprocess.run([*entry, "routes"], env=env, capture_output=True, text=True, timeout=60)
+    assert routes.returncode == 0, routes.stderr
+    assert {"/login", "/images/", "/map", "/upload"} <= set(routes.stdout.split())
+
+    listed = subprocess.run([*entry, "--help"], env=env, capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert {"import", "previews", "export", "run", "routes"} <= set(listed.stdout.split())

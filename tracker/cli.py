@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 from sqlalchemy.exc import DBAPIError
 
 from tracker import accounts, fieldwork, outages
@@ -25,10 +25,32 @@ from tracker.errors import InvalidInput
 from tracker.models import ROLES
 
 
-def main() -> None:
+class TrackerGroup(FlaskGroup):
+    """Flask's command group, with the web pages only for the commands that serve or show them.
+
+    Flask's own `run`, `routes` and `shell` get the whole app; the tracker's commands get it
+    without its pages (create_app(web=False)), which they never use.
+    """
+
+    WEB_COMMANDS = frozenset({"run", "routes", "shell"})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.WEB_COMMANDS:
+            from tracker import create_app
+
+            # Before anything loads the app: Flask's commands load it through this ScriptInfo.
+            ctx.ensure_object(ScriptInfo).create_app = create_app
+        return super().get_command(ctx, name)
+
+
+def _command_app() -> Flask:
     from tracker import create_app
 
-    cli = FlaskGroup(create_app=create_app, help="The leopard camera-trap tracker.")
+    return create_app(web=False)
+
+
+def main() -> None:
+    cli = TrackerGroup(create_app=_command_app, help="The leopard camera-trap tracker.")
     try:
         cli.main(prog_name="tracker")
     except DBAPIError as exc:
