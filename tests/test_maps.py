@@ -12,7 +12,7 @@ from conftest import csrf_token
 from pyproj import Geod, Transformer
 from sqlalchemy import select
 
-from tracker import config, fieldwork, individuals, maps
+from tracker import config, fieldwork, individuals, mapdata, maps
 from tracker.models import LEOPARD, Individual, Sighting, Species
 
 PARK = "Asia/Vladivostok"  # UTC+10 all year
@@ -86,12 +86,12 @@ def park(session):
     return {"leopard": leopard, "deer": deer, "cats": cats, "deployments": deployments}
 
 
-def data_for(session, args=None, **kwargs) -> maps.MapData:
-    filters = maps.parse_filters(session, args or {})
-    return maps.map_data(session, filters, minutes=30, timezone=PARK, **kwargs)
+def data_for(session, args=None, **kwargs) -> mapdata.MapData:
+    filters = mapdata.parse_filters(session, args or {})
+    return mapdata.map_data(session, filters, minutes=30, timezone=PARK, **kwargs)
 
 
-def by_code(data: maps.MapData) -> dict[str, maps.StationMark]:
+def by_code(data: mapdata.MapData) -> dict[str, mapdata.StationMark]:
     return {s.code: s for s in data.stations}
 
 
@@ -260,15 +260,15 @@ def test_home_range_is_the_convex_polygon_with_its_area_in_utm_52n(session, park
 
 def test_home_range_ignores_inner_stations_and_lines():
     square = [(1, 43.0, 131.3), (2, 43.0, 131.4), (3, 43.1, 131.4), (4, 43.1, 131.3)]
-    hull, area = maps.home_range([*square, (5, 43.05, 131.35)])
+    hull, area = mapdata.home_range([*square, (5, 43.05, 131.35)])
     assert set(hull) == {1, 2, 3, 4}
     expected = hand_area_km2([(43.0, 131.3), (43.0, 131.4), (43.1, 131.4)]) + hand_area_km2(
         [(43.0, 131.3), (43.1, 131.4), (43.1, 131.3)]
     )
     assert area == pytest.approx(expected, rel=1e-6)
     # Two cameras at one place and a third: a line, not an area.
-    assert maps.home_range([(1, 43.0, 131.3), (2, 43.1, 131.3), (3, 43.1, 131.3)]) == ((), 0.0)
-    assert maps.home_range([(1, 43.0, 131.3), (2, 43.1, 131.3)]) == ((), None)
+    assert mapdata.home_range([(1, 43.0, 131.3), (2, 43.1, 131.3), (3, 43.1, 131.3)]) == ((), 0.0)
+    assert mapdata.home_range([(1, 43.0, 131.3), (2, 43.1, 131.3)]) == ((), None)
 
 
 def test_the_page_has_a_layer_per_individual_in_the_layer_control(as_role, park):
@@ -347,7 +347,7 @@ def test_filter_by_individual_code_current_or_former(session, park):
     assert [t.code for t in data.tracks] == ["AL-02"]
     individuals.rename(session, park["cats"]["AL-02"], code="AL-22", name="", sex="male")
     session.commit()
-    filters = maps.parse_filters(session, {"individual": "AL-02"})
+    filters = mapdata.parse_filters(session, {"individual": "AL-02"})
     assert filters.individual_code == "AL-22"
     assert filters.individual_note == "AL-02 is now known as AL-22."
 
@@ -503,17 +503,17 @@ def test_public_map_shows_grid_cells_and_nothing_exact(app, client, park):
 
 
 def test_public_cells_add_up_per_cell(session, park):
-    filters = maps.parse_filters(session, {}, allowed=maps.PUBLIC_PARAMS)
-    cells = maps.public_cells(session, filters, grid=0.1, minutes=30, timezone=PARK)
+    filters = mapdata.parse_filters(session, {}, allowed=mapdata.PUBLIC_PARAMS)
+    cells = mapdata.public_cells(session, filters, grid=0.1, minutes=30, timezone=PARK)
     assert [(c.south, c.west, c.north, c.east, c.events) for c in cells] == [
         (43.0, 131.3, 43.1, 131.4, 1),  # KP-03
         (43.1, 131.3, 43.2, 131.4, 5),  # KP-01
         (43.1, 131.4, 43.2, 131.5, 2),  # KP-02
     ]
-    coarse = maps.public_cells(session, filters, grid=0.5, minutes=30, timezone=PARK)
+    coarse = mapdata.public_cells(session, filters, grid=0.5, minutes=30, timezone=PARK)
     assert [(c.south, c.west, c.events) for c in coarse] == [(43.0, 131.0, 8)]
     with pytest.raises(ValueError, match="finer"):
-        maps.public_cells(session, filters, grid=0.001)
+        mapdata.public_cells(session, filters, grid=0.001)
 
 
 def test_public_map_filters_and_refuses_people(app, client, session, park):

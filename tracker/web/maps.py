@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from sqlalchemy import select
 
+from tracker import mapdata
 from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import LIFE_STAGES, SEXES, Individual, Species
@@ -81,15 +82,15 @@ def index():
     embed = request.args.get("embed") == "1"
     template = "maps/embed.html" if embed else "maps/index.html"
     options, problems = _options()
-    values = {name: request.args.get(name, "") for name in _maps().PARAMS}
+    values = {name: request.args.get(name, "") for name in mapdata.PARAMS}
     try:
-        filters = _maps().parse_filters(session, request.args)
+        filters = mapdata.parse_filters(session, request.args)
     except InvalidInput as exc:
         page = render_template(
             template, errors=exc.errors, values=values, problems=problems, **_choices(session)
         )
         return page, 400
-    data = _maps().map_data(
+    data = mapdata.map_data(
         session,
         filters,
         minutes=current_app.config["EVENT_MINUTES"],
@@ -105,8 +106,8 @@ def index():
         rendered=rendered,
         problems=problems,
         states=_maps().STATES,
-        area_crs=_maps().AREA_CRS_NAME,
-        path_limit=_maps().PATH_LIMIT,
+        area_crs=mapdata.AREA_CRS_NAME,
+        path_limit=mapdata.PATH_LIMIT,
         timezone=current_app.config["TIMEZONE"],
         **_choices(session),
     )
@@ -125,17 +126,17 @@ def public():
         .where(Species.kind == "animal")
         .order_by(Species.common_name)
     ).all()
-    values = {name: request.args.get(name, "") for name in _maps().PUBLIC_PARAMS}
+    values = {name: request.args.get(name, "") for name in mapdata.PUBLIC_PARAMS}
     context = {"grid": grid, "species": species, "problems": problems}
     try:
-        filters = _maps().parse_filters(session, request.args, allowed=_maps().PUBLIC_PARAMS)
+        filters = mapdata.parse_filters(session, request.args, allowed=mapdata.PUBLIC_PARAMS)
         if filters.species_id is not None and filters.species_id not in {s.id for s in species}:
             # People and blank frames are not for a public map.
             raise InvalidInput({"species": "Choose an animal species from the list."})
     except InvalidInput as exc:
         page = render_template("maps/public.html", errors=exc.errors, values=values, **context)
         return page, 400
-    cells = _maps().public_cells(
+    cells = mapdata.public_cells(
         session,
         filters,
         grid=grid,
