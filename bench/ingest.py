@@ -158,7 +158,7 @@ def main() -> None:
 
     # Bytecode compiled, as pip compiles an installed package and as Python caches it after a
     # first run; where PYTHONDONTWRITEBYTECODE is set (as on this project's machine), an editable
-    # install would otherwise compile every module of the package on every command, 0.3 s each.
+    # install would otherwise compile every module of the package on every command (0.3 s).
     compileall.compile_dir(ROOT / "tracker", quiet=1)
     folder = options.cache / str(options.images)
     paths = generate(folder, options.images)
