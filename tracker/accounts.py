@@ -33,6 +33,9 @@ PERMISSIONS = {
     "tag": {"ranger", "researcher", "admin"},
     "export": {"researcher", "admin"},
     "manage": {"admin"},
+    # Photos of people (anti-poaching evidence, and people's privacy): without this right,
+    # person boxes are blurred in every preview and thumbnail, and originals are refused.
+    "see_people": {"ranger", "admin"},
 }
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from tracker import audit, individuals
+from tracker.detections import boxes
 from tracker.errors import InvalidInput
 from tracker.models import (
     FLANKS,
@@ -108,8 +109,13 @@ def tag_images(
     data: SightingInput,
     actor: User | None = None,
     source: str = "manual",
+    box_threshold: float = boxes.DEFAULT_THRESHOLD,
 ) -> Sighting:
-    """Record one sighting resting on these images (one sequence of one deployment)."""
+    """Record one sighting resting on these images (one sequence of one deployment).
+
+    A photo that now has one animal sighting and one animal box (at `box_threshold`) gets the
+    two tied together.
+    """
     species, errors = _check(session, data)
     if not images:
         errors["images"] = "Choose at least one image."
@@ -137,6 +143,8 @@ def tag_images(
     session.add(sighting)
     session.flush()
     audit.record(session, actor, "create", "sighting", sighting.id, **_values(sighting))
+    if species.kind == "animal":
+        boxes.link_lone_boxes(session, [i.id for i in images], box_threshold)
     return sighting
 
 
