@@ -26,7 +26,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from tracker import accounts, audit
+from tracker import accounts, audit, clock
 from tracker.cli import fail
 from tracker.db import get_session
 from tracker.errors import InvalidInput
@@ -569,6 +569,13 @@ def _insert_sightings(session: Session, rows: Iterator[dict]) -> int:
     default=None,
     help="Sightings to create [default: 0.05 per camera-day, a few hundred for 12 stations].",
 )
+@click.option(
+    "--images",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Image rows (no files) to add: bursts at the sightings, the rest untagged.",
+)
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True)
 @click.option("--if-empty", is_flag=True, help="Skip quietly (exit 0) if there are stations.")
 @click.option(
@@ -579,14 +586,20 @@ def _insert_sightings(session: Session, rows: Iterator[dict]) -> int:
 )
 @with_appcontext
 def demo_command(
-    stations: int, sightings: int | None, seed: int, if_empty: bool, photos: bool | None
+    stations: int,
+    sightings: int | None,
+    images: int,
+    seed: int,
+    if_empty: bool,
+    photos: bool | None,
 ) -> None:
     """Load demo data: stations, deployments, leopards and sightings over two years.
 
     The same options and seed always give the same data (July 2024 to June 2026), so demos and
     benchmarks are reproducible. Large sets (--sightings 1000000) load in batches in one
-    transaction. The accounts ranger@, researcher@ and admin@demo.test get one new random
-    password, printed once.
+    transaction. --images 1000000 adds a season of image rows without files (most untagged or
+    blank, some with timestamp issues), for benchmarks of the pages. The accounts ranger@,
+    researcher@ and admin@demo.test get one new random password, printed once.
 
     Loads only into a database without stations: otherwise it refuses with exit status 2, or,
     with --if-empty (as `make run` does on every start), says so and exits 0.
@@ -600,8 +613,15 @@ def demo_command(
         summary = load_demo(session, stations=stations, sightings=sightings, seed=seed)
     except InvalidInput as exc:
         fail(exc)
+    if images:
+        from tracker.demo_images import add_images
+
+        last = clock.local_day_bounds(LAST_DAY + timedelta(days=1), TIMEZONE)
+        added = add_images(session, images, seed, last)
+        click.echo(f"added {added} image rows without files")
     session.commit()
-    if photos or (photos is None and sightings is None and stations == DEFAULT_STATIONS):
+    default_size = sightings is None and stations == DEFAULT_STATIONS and not images
+    if photos or (photos is None and default_size):
         from tracker.demo_photos import add_photos
 
         added = add_photos(session, current_app.config["MEDIA_DIR"], seed)
