@@ -12,6 +12,8 @@ BACKENDS ?= sqlite,postgresql
 run: install
 	$(BIN)/tracker db upgrade
 	$(BIN)/tracker demo --if-empty
+	# The background worker (card imports, previews) runs beside the web server and stops with it.
+	$(BIN)/tracker worker & worker=$$!; trap 'kill -INT $$worker' EXIT; \
 	$(BIN)/tracker run --host $(HOST) --port $(PORT)
 
 install: $(VENV)/.installed

@@ -81,11 +81,25 @@ def register_commands(app: Flask) -> None:
         inspect_command,
         previews_command,
         export_command,
+        worker_command,
     ):
         app.cli.add_command(command)
     from tracker import demo
 
     app.cli.add_command(demo.demo_command)
+
+
+@click.command("worker")
+@click.option("--threads", default=2, show_default=True, help="Jobs run at once.")
+@with_appcontext
+def worker_command(threads: int) -> None:
+    """Run background jobs (card imports, previews) until stopped with Ctrl-C or SIGTERM."""
+    import logging
+
+    from tracker.jobs import worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    worker.serve(current_app._get_current_object(), threads)
 
 
 def fail(exc: InvalidInput) -> None:

@@ -81,6 +81,11 @@ def defaults(instance: Path) -> dict:
         "DATABASE_URL": f"sqlite:///{instance / 'tracker.sqlite3'}",
         "MEDIA_DIR": str(instance / "media"),
         "MAX_UPLOAD_MB": 2048,
+        # Background jobs (tracker.jobs): huey's SQLite storage beside the database, so the
+        # embedded default needs no other service; redis:// or postgresql:// for many machines.
+        # A running job whose heartbeat is older than the lease is taken to have lost its worker.
+        "JOBS_URL": f"sqlite:///{instance / 'jobs.sqlite3'}",
+        "JOB_LEASE_SECONDS": 60,
         "TIMEZONE": DEFAULT_TIMEZONE,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -122,6 +127,8 @@ def from_environment(instance: Path) -> dict:
     if os.environ.get("TRACKER_MEDIA_DIR"):
         settings["MEDIA_DIR"] = str(Path(os.environ["TRACKER_MEDIA_DIR"]).expanduser().resolve())
     settings["MAX_UPLOAD_MB"] = _int_env("TRACKER_MAX_UPLOAD_MB", settings["MAX_UPLOAD_MB"])
+    settings["JOBS_URL"] = os.environ.get("TRACKER_JOBS_URL") or settings["JOBS_URL"]
+    settings["JOB_LEASE_SECONDS"] = _int_env("TRACKER_JOB_LEASE_SECONDS", 60)
     settings["TIMEZONE"] = _timezone_env()
     for key in ("EVENT_MINUTES", "SEQUENCE_SECONDS", "NOT_SEEN_MONTHS"):
         settings[key] = _int_env(f"TRACKER_{key}", settings[key])

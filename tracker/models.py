@@ -470,6 +470,32 @@ class AuditLog(Base):
     user: Mapped[User | None] = relationship()
 
 
+JOB_STATES = ("queued", "running", "done", "failed")
+
+
+class Job(Base):
+    """One background job: what to run, and how far it got (tracker.jobs).
+
+    The job library carries the job's id from the web to a worker; this row says what it is and
+    whether it finished, so a job whose worker died (its heartbeat stops) is found and run again.
+    """
+
+    __tablename__ = "job"
+    __table_args__ = (CheckConstraint(_in("state", JOB_STATES), name="state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    function: Mapped[str] = mapped_column(String(200))
+    args: Mapped[dict] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(8), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Last sign of life: the worker running it beats every few seconds; set when (re)queued.
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
 SEED_SPECIES = (
     ("Panthera pardus orientalis", "Amur leopard", "animal"),
     ("Panthera tigris altaica", "Amur tiger", "animal"),

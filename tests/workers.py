@@ -1,0 +1,62 @@
+"""Real `tracker worker` processes for the tests, on the test's database and media folder."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+TRACKER = str(Path(sys.executable).with_name("tracker"))
+TESTS = Path(__file__).resolve().parent
+
+
+def worker_env(config, **extra: str) -> dict:
+    """The environment a worker needs to share the test app (its config) database, media, queue."""
+    env = {
+        "PATH": os.environ["PATH"],
+        # The tests folder, so a worker can import the example jobs of tests/jobfuncs.py.
+        "PYTHONPATH": str(TESTS),
+        "TRACKER_INSTANCE_PATH": os.environ["TRACKER_INSTANCE_PATH"],
+        "TRACKER_SECRET_KEY": config["SECRET_KEY"],
+        "DATABASE_URL": config["DATABASE_URL"],
+        "TRACKER_MEDIA_DIR": config["MEDIA_DIR"],
+        "TRACKER_JOBS_URL": config["JOBS_URL"],
+        "TRACKER_JOB_LEASE_SECONDS": str(config["JOB_LEASE_SECONDS"]),
+    }
+    return env | extra
+
+
+def start_worker(config, log: Path, **extra: str) -> subprocess.Popen:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [TRACKER, "worker", "--threads", "1"],
+            env=worker_env(config, **extra),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def stop_worker(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)  # huey's graceful stop
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_until(check: Callable[[], object], seconds: float = 60, what: str = "") -> object:
+    """Poll `check` until it returns something true; fail after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {seconds} s waiting for {what or check}")
+        time.sleep(0.1)
