@@ -1,7 +1,7 @@
 """background jobs: the job table behind huey (what each job is, and how far it got)
 
 Revision ID: 54115b2deec5
-Revises: 6553396cb828
+Revises: 5ad2d9ad95f2
 Create Date: 2026-12-05 11:14:12.606707
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import tracker.models
 
 revision: str = "54115b2deec5"
-down_revision: str | None = "6553396cb828"
+down_revision: str | None = "5ad2d9ad95f2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
