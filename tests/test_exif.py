@@ -77,13 +77,18 @@ def expected(rel: str) -> dict:
     gt = GROUND[rel]
     time_tags = ("EXIF:DateTimeOriginal", "MakerNotes:DateTimeOriginal", "EXIF:CreateDate")
     raw = next((gt[tag] for tag in (*time_tags, "EXIF:ModifyDate") if gt.get(tag)), None)
-    reconyx_serial = gt.get("MakerNotes:SerialNumber") if rel in RECONYX_FILES else None
     latitude = gt.get("Composite:GPSLatitude")
     offset = gt.get("EXIF:OffsetTimeOriginal") or gt.get("EXIF:OffsetTime")
+    if offset is None and gt.get("EXIF:TimeZoneOffset") is not None:
+        hours = gt["EXIF:TimeZoneOffset"]  # whole hours (Reconyx HF2: -6)
+        offset = f"{'-' if hours < 0 else '+'}{abs(hours):02d}:00"
     want = {
         "make": _text(gt.get("EXIF:Make")),
         "model": _text(gt.get("EXIF:Model")),
-        "serial": _text(gt.get("EXIF:SerialNumber")) or reconyx_serial,
+        # The body serial: Exif, else the maker notes (Reconyx, Nikon, Olympus ...), else XMP.
+        "serial": _text(gt.get("EXIF:SerialNumber"))
+        or _text(gt.get("MakerNotes:SerialNumber"))
+        or _text(gt.get("XMP:SerialNumber")),
         "taken_at_raw": raw,
         "utc_offset": offset if raw else None,
         "latitude": latitude,
@@ -136,7 +141,9 @@ def test_corpus_file_agrees_with_manifest(rel):
         int(row["width"] or 0) or None,
         int(row["height"] or 0) or None,
     )
-    assert data.utc_offset == (row["offset_time"] or None)
+    # The manifest lists OffsetTime only; the HF2's TimeZoneOffset is checked against ExifTool.
+    if GROUND[rel].get("EXIF:TimeZoneOffset") is None:
+        assert data.utc_offset == (row["offset_time"] or None)
     if row["datetime_original"]:  # the manifest lists DateTimeOriginal only
         assert data.taken_at_raw == row["datetime_original"]
     for field, column in (
@@ -737,3 +744,98 @@ def test_json_dict_of_a_bad_file(tmp_path):
     record = to_json_dict(str(path), None, read_exif(path))
     assert record["error"] == "empty file"
     assert record["taken_at"] is None and record["tags"] == []
+
+
+# --- Times in IFD0, TimeZoneOffset, serials outside Exif (issue 12) -------------------------------
+
+
+def test_capture_time_in_ifd0_wins_over_the_last_save(tmp_path):
+    # The held-out file's shape: DateTimeOriginal and -Digitized in IFD0, DateTime = a 2020 save.
+    data = read_generated(
+        tmp_path,
+        ifd0={
+            DATETIME: "2020:06:01 09:00:00",
+            DTO: "2011:08:14 05:12:40",
+            DTD: "2011:08:14 05:12:41",
+        },
+    )
+    assert (data.taken_at_raw, data.time_source) == ("2011:08:14 05:12:40", "exif")
+    assert data.taken_at == datetime(2011, 8, 14, 5, 12, 40)
+
+
+def test_digitized_time_in_ifd0_is_used_before_datetime(tmp_path):
+    data = read_generated(
+        tmp_path, ifd0={DATETIME: "2020:06:01 09:00:00", DTD: "2011:08:14 05:12:41"}
+    )
+    assert data.taken_at == datetime(2011, 8, 14, 5, 12, 41)
+
+
+def test_the_sub_ifd_time_wins_over_an_ifd0_copy(tmp_path):
+    data = read_generated(
+        tmp_path, ifd0={DTO: "2011:08:14 05:12:40"}, exif_ifd={DTO: "2011:08:14 06:00:00"}
+    )
+    assert data.taken_at_raw == "2011:08:14 06:00:00"
+
+
+def test_reconyx_hf2_time_zone_offset_is_used():
+    data = read_exif(corpus("Reconyx HF2 Pro Covert.jpg"))
+    assert ground("Reconyx HF2 Pro Covert.jpg")["EXIF:TimeZoneOffset"] == -6
+    assert (data.taken_at_raw, data.utc_offset) == ("2019:04:04 10:04:12", "-06:00")
+
+
+@pytest.mark.parametrize(
+    ("exif_ifd", "expected_offset"),
+    [
+        ({0x882A: 9}, "+09:00"),
+        ({0x882A: 9, OFFSET_ORIGINAL: "+10:00"}, "+10:00"),  # the precise tag wins
+        ({0x882A: 40}, None),  # no such offset
+    ],
+)
+def test_time_zone_offset_tag(tmp_path, exif_ifd, expected_offset):
+    data = read_generated(tmp_path, exif_ifd={DTO: "2021:07:01 12:00:00", **exif_ifd})
+    assert data.utc_offset == expected_offset
+
+
+@pytest.mark.parametrize(
+    ("name", "serial"),
+    [("32-lens_data.jpeg", "3105364"), ("corrupted.jpg", "F70501740")],  # Nikon, Olympus
+)
+def test_serial_from_common_maker_notes_agrees_with_exiftool(name, serial):
+    assert _text(ground(name)["MakerNotes:SerialNumber"]) == serial
+    assert read_exif(corpus(name)).serial == serial
+
+
+def test_internal_serial_of_a_circuit_board_is_not_the_body_serial():
+    assert "MakerNotes:InternalSerialNumber" in ground("Panasonic.jpg")
+    assert read_exif(corpus("Panasonic.jpg")).serial is None
+
+
+def xmp_serial_packet(prefix: str, namespace: str, prop: str, value: str) -> bytes:
+    return (
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF'
+        ' xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        f'<rdf:Description rdf:about="" xmlns:{prefix}="{namespace}">'
+        f"<{prefix}:{prop}>{value}</{prefix}:{prop}>"
+        '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("prefix", "namespace", "prop"),
+    [
+        ("aux", "http://ns.adobe.com/exif/1.0/aux/", "SerialNumber"),
+        ("exifEX", "http://cipa.jp/exif/1.0/", "BodySerialNumber"),
+    ],
+)
+def test_serial_from_xmp_when_exif_has_none(tmp_path, prefix, namespace, prop):
+    packet = xmp_serial_packet(prefix, namespace, prop, "033024001432")
+    block = exif_block(ifd0={MAKE: "Canon"}, exif_ifd={DTO: "2013:11:26 15:53:55"})
+    data = read_exif(write(tmp_path, "xmp-serial.jpg", jpeg_bytes(block, xmp=packet)))
+    assert (data.serial, data.tags, data.error) == ("033024001432", (), None)
+
+
+def test_xmp_serial_of_a_real_file_matches_its_exif_serial():
+    gt = ground("elephants.jpg")
+    assert gt["XMP:SerialNumber"] == gt["EXIF:SerialNumber"]
+    assert read_exif(corpus("elephants.jpg")).serial == str(gt["XMP:SerialNumber"])

@@ -13,8 +13,11 @@ How, and why this way:
 * The Exif block (a small TIFF) is parsed from memory by exifread with ``details=False``, which
   skips the maker notes: decoding every vendor's maker notes is the slow part of exifread. If
   exifread raises or finds none of the tags we use, Pillow's Exif parser gets a turn.
-* Reconyx maker notes, the only ones we need, are located with two IFD lookups and decoded in
-  ``tracker.reconyx``; some Reconyx firmware writes the capture time nowhere else.
+* Reconyx maker notes are located with two IFD lookups and decoded in ``tracker.reconyx``; some
+  Reconyx firmware writes the capture time nowhere else. Other makers' maker notes are only read
+  for the body serial when no Exif or XMP tag has it (``tracker.bodyserial``, with exiv2).
+* Capture times are read from the Exif sub-IFD, or from IFD0 where some cameras put them; the
+  offset from UTC from ``OffsetTime*`` or, failing that, ``TimeZoneOffset`` (whole hours).
 * Values that cannot be true become None, with a short reason in ``time_problem`` or
   ``gps_problem``: a clock that was never set, a date before 1990 or in the future, latitude 213,
   an altitude of 4294967284 m, a position of exactly 0,0.
@@ -38,7 +41,7 @@ from typing import IO, Any
 import exifread
 from PIL import ExifTags, Image
 
-from tracker import reconyx
+from tracker import bodyserial, reconyx
 from tracker.reconyx import ReconyxMakerNotes
 
 __all__ = ["ExifData", "ReconyxMakerNotes", "read_exif", "to_json_dict"]
@@ -323,11 +326,16 @@ _WANTED = {
     ("Image", 0x0110): "Model",
     ("Image", 0x0132): "DateTime",
     ("Image", 0xC62F): "CameraSerialNumber",
+    # Some cameras and editors put the capture times in IFD0 instead of the Exif sub-IFD.
+    ("Image", 0x9003): "IFD0DateTimeOriginal",
+    ("Image", 0x9004): "IFD0DateTimeDigitized",
+    ("Image", 0x882A): "TimeZoneOffset",
     ("EXIF", 0x9003): "DateTimeOriginal",
     ("EXIF", 0x9004): "DateTimeDigitized",
     ("EXIF", 0x9010): "OffsetTime",
     ("EXIF", 0x9011): "OffsetTimeOriginal",
     ("EXIF", 0x9012): "OffsetTimeDigitized",
+    ("EXIF", 0x882A): "TimeZoneOffset",  # hours from UTC (Reconyx HF2, older Canon/Fuji)
     ("EXIF", 0x9290): "SubSecTime",
     ("EXIF", 0x9291): "SubSecTimeOriginal",
     ("EXIF", 0x9292): "SubSecTimeDigitized",
@@ -503,56 +511,69 @@ def _build(header: _Header) -> ExifData:
     fields, exif_error = _exif_fields(header.exif) if header.exif else ({}, None)
     make = _text(fields.get("Make"))
     notes = reconyx.decode(_maker_note(header.exif), make) if header.exif else None
-    serial = _text(fields.get("BodySerialNumber")) or _text(fields.get("CameraSerialNumber"))
+    xmp = _parse_xmp(header.xmp)
+    serial = (
+        _text(fields.get("BodySerialNumber"))
+        or _text(fields.get("CameraSerialNumber"))
+        or (notes.serial if notes else None)
+        or bodyserial.from_xmp(xmp)
+        or (bodyserial.from_makernotes(header.exif, make) if header.exif else None)
+    )
     return ExifData(
         **_time_fields(fields, notes),
         **_gps_fields(fields),
         make=make,
         model=_text(fields.get("Model")),
-        serial=serial or (notes.serial if notes else None),
+        serial=serial,
         width=header.width,
         height=header.height,
-        tags=_xmp_tags(header.xmp),
+        tags=_xmp_tags(xmp),
         makernotes=notes,
         error=exif_error,
     )
 
 
-# Each capture-time tag with its own offset and sub-second tags.
-_TIME_TAGS = {
-    "DateTimeOriginal": ("OffsetTimeOriginal", "SubSecTimeOriginal"),
-    "DateTimeDigitized": ("OffsetTimeDigitized", "SubSecTimeDigitized"),
-    "DateTime": ("OffsetTime", "SubSecTime"),
-}
+# Each capture-time tag with its own offset and sub-second tags, in the order they are believed.
+# The Exif sub-IFD is where the standard puts the capture times; a copy in IFD0 comes next (some
+# cameras and editors write them there, and DateTime is then the time of the last save, years
+# later); the maker notes' time before DateTimeDigitized, because some Reconyx firmware writes the
+# capture time only there.
+_MAKERNOTES = "makernotes"
+_TIME_TAGS = (
+    ("DateTimeOriginal", "OffsetTimeOriginal", "SubSecTimeOriginal"),
+    ("IFD0DateTimeOriginal", "OffsetTimeOriginal", "SubSecTimeOriginal"),
+    (_MAKERNOTES, "OffsetTimeOriginal", None),
+    ("DateTimeDigitized", "OffsetTimeDigitized", "SubSecTimeDigitized"),
+    ("IFD0DateTimeDigitized", "OffsetTimeDigitized", "SubSecTimeDigitized"),
+    ("DateTime", "OffsetTime", "SubSecTime"),
+)
 _TIME_RE = re.compile(r"(\d{4})[:/.-](\d{1,2})[:/.-](\d{1,2})[ T]+(\d{1,2}):(\d{1,2}):(\d{1,2})")
 _UNSET_RE = re.compile(r"[0\s:./-]*")  # "0000:00:00 00:00:00", or EXIF's blank "    :  :  ..."
 _OFFSET_RE = re.compile(r"([+-])(\d{2}):?(\d{2})")
 
 
 def _time_fields(fields: dict[str, Any], notes: ReconyxMakerNotes | None) -> dict[str, Any]:
-    """The capture time from DateTimeOriginal, the maker notes, DateTimeDigitized or DateTime.
+    """The capture time from the first of _TIME_TAGS the file has.
 
     A tag that is present but wrong (clock never set, 1970) is reported rather than skipped:
     falling back to a later tag would quietly swap in another clock reading (DateTime is
     often the time of the last edit).
     """
-    raw = _text(fields.get("DateTimeOriginal"))
-    if raw is None and notes is not None and notes.taken_at_raw:
-        offset = _offset(fields, "OffsetTimeOriginal")
-        return {
-            **_judge_time(notes.taken_at_raw),
-            "time_source": "makernotes",
-            "utc_offset": offset,
+    for tag, offset_tag, subsec_tag in _TIME_TAGS:
+        if tag == _MAKERNOTES:
+            raw = notes.taken_at_raw if notes is not None else None
+        else:
+            raw = _text(fields.get(tag))
+        if raw is None:
+            continue
+        found = {
+            **_judge_time(raw),
+            "time_source": "makernotes" if tag == _MAKERNOTES else "exif",
+            "utc_offset": _offset(fields, offset_tag),
         }
-    for tag, (offset_tag, subsec_tag) in _TIME_TAGS.items():
-        raw = _text(fields.get(tag))
-        if raw is not None:
-            return {
-                **_judge_time(raw),
-                "time_source": "exif",
-                "utc_offset": _offset(fields, offset_tag),
-                "subsec": _subsec(fields.get(subsec_tag)),
-            }
+        if subsec_tag is not None:
+            found["subsec"] = _subsec(fields.get(subsec_tag))
+        return found
     return {}
 
 
@@ -590,11 +611,18 @@ def _implausible(taken_at: datetime, raw: str) -> str | None:
 
 
 def _offset(fields: dict[str, Any], tag: str) -> str | None:
-    """A valid "+HH:MM" from ``tag``, else from OffsetTime (the offset of the file's clock)."""
+    """The offset from UTC the camera wrote, as "+HH:MM".
+
+    From ``tag``, else OffsetTime (the offset of the file's clock), else TimeZoneOffset (0x882A,
+    whole hours: Reconyx HF2 writes -6 there and nothing in OffsetTime*).
+    """
     for name in (tag, "OffsetTime"):
         match = _OFFSET_RE.fullmatch(_text(fields.get(name)) or "")
         if match and int(match[2]) <= 14 and int(match[3]) < 60:
             return f"{match[1]}{match[2]}:{match[3]}"
+    hours = _first_int(fields.get("TimeZoneOffset"))
+    if hours is not None and -12 <= hours <= 14:
+        return f"{'-' if hours < 0 else '+'}{abs(hours):02d}:00"
     return None
 
 
@@ -685,9 +713,8 @@ _KEYWORD_PROPERTIES = (
 )
 
 
-def _xmp_tags(packet: bytes | None) -> tuple[str, ...]:
+def _xmp_tags(root: ET.Element | None) -> tuple[str, ...]:
     """Keywords: lr:hierarchicalSubject ("Species|Amur leopard"), then dc:subject; no repeats."""
-    root = _parse_xmp(packet)
     if root is None:
         return ()
     seen: dict[str, None] = {}
@@ -716,8 +743,8 @@ def _parse_xmp(packet: bytes | None) -> ET.Element | None:
     With no DTD there is nothing to expand, and ElementTree fetches nothing external, which is
     why the stdlib parser is safe here without defusedxml.
     """
-    if not packet or b"ubject" not in packet:  # neither keyword property: skip the parse
-        return None
+    if not packet or (b"ubject" not in packet and b"SerialNumber" not in packet):
+        return None  # neither keywords nor a serial: skip the parse
     if b"<!DOCTYPE" in packet or b"<!ENTITY" in packet:
         return None
     end = packet.rfind(b"<?xpacket end")
