@@ -821,3 +821,22 @@ def test_editing_a_deployment_recomputes_its_images(app, session):
     session.commit()
     session.refresh(image)
     assert image.timestamp_issue == "capture time outside the deployment period"
+
+
+def test_a_clock_fix_that_moves_a_photo_out_of_a_skipped_hour_clears_its_flag(app, session, users):
+    station = fieldwork.create_station(session, code="US-02", latitude=41.9, longitude=-87.6)
+    deployment = fieldwork.create_deployment(
+        session,
+        station,
+        fieldwork.DeploymentInput(
+            start_date=date(2024, 3, 1), end_date=date(2024, 3, 31), timezone="America/Chicago"
+        ),
+    )
+    session.commit()
+    # The camera was set an hour late: 02:30 on the night the clocks jumped forward.
+    add_images(app, session, deployment, [("IMG_0001.JPG", datetime(2024, 3, 10, 2, 30))])
+    assert "does not exist in America/Chicago" in image_state(app)["IMG_0001.JPG"][2]
+    clockfix.set_clock_offset(session, deployment, HOUR, users["admin"], reason="an hour slow")
+    session.commit()
+    # 03:30 CDT is a real time: the flag goes, and the time is read as written plus the fix.
+    assert image_state(app)["IMG_0001.JPG"][1:] == (utc(2024, 3, 10, 8, 30), None)

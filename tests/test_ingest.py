@@ -306,3 +306,41 @@ def test_usage_errors_exit_2(runner, deployment, tmp_path):
     assert result.exit_code == 2 and "No station" in result.output
     result = runner.invoke(args=["import", str(path), "--station", "KP-01"])
     assert result.exit_code == 2 and "no active deployment" in result.output
+
+
+@pytest.mark.parametrize(
+    ("taken", "issue", "utc"),
+    [
+        # 2024-03-10 02:30 never happened in Chicago (clocks went 02:00 -> 03:00).
+        (datetime(2024, 3, 10, 2, 30), "does not exist in America/Chicago", None),
+        # 2024-11-03 01:30 happened twice there (CDT, then CST).
+        (datetime(2024, 11, 3, 1, 30), "is ambiguous in America/Chicago", None),
+        # The camera wrote its offset: no doubt, no flag.
+        (datetime(2024, 3, 10, 2, 30), None, datetime(2024, 3, 10, 8, 30, tzinfo=UTC)),
+        # An ordinary hour on the same day.
+        (datetime(2024, 3, 10, 4, 0), None, datetime(2024, 3, 10, 9, 0, tzinfo=UTC)),
+    ],
+)
+def test_a_time_skipped_or_repeated_at_a_clock_change_is_flagged_not_shifted(
+    session, runner, tmp_path, taken, issue, utc
+):
+    station = fieldwork.create_station(session, code="US-01", latitude=41.9, longitude=-87.6)
+    dep = fieldwork.create_deployment(
+        session,
+        station,
+        fieldwork.DeploymentInput(
+            start_date=date(2024, 1, 1), end_date=date(2024, 12, 31), timezone="America/Chicago"
+        ),
+    )
+    session.commit()
+    offset = "-06:00" if utc == datetime(2024, 3, 10, 8, 30, tzinfo=UTC) else None
+    path = write(tmp_path, "x.jpg", jpeg_bytes(taken, seed=7, utc_offset=offset))
+    code, files, _ = run_import(runner, path, "--deployment", dep.id)
+    assert (code, files[0]["status"]) == (0, "added")
+    image = session.scalar(select(Image))
+    assert image.taken_at_raw == taken.strftime("%Y:%m:%d %H:%M:%S")  # kept as written
+    if issue is None:
+        assert (image.timestamp_issue, image.taken_at_utc) == (None, utc)
+    else:
+        assert issue in image.timestamp_issue
+        assert taken.strftime("%Y-%m-%d %H:%M:%S") in image.timestamp_issue

@@ -38,6 +38,28 @@ def corrected_utc(
     return local.replace(tzinfo=zone).astimezone(UTC)
 
 
+def wall_time_problem(
+    camera_time: datetime | None, utc_offset: str | None, tz_name: str, clock_offset_s: int
+) -> str | None:
+    """Why a corrected camera time cannot be placed in the deployment's zone, or None.
+
+    At a daylight-saving change a wall-clock hour is skipped (the time never existed there) or
+    repeated (it happened twice). Either way the true instant is unknown: the image is flagged,
+    never shifted to a guess. A camera that wrote its own UTC offset has no such doubt.
+    """
+    if camera_time is None or parse_offset(utc_offset) is not None:
+        return None
+    local = camera_time + timedelta(seconds=clock_offset_s)
+    zone = ZoneInfo(tz_name)
+    early, late = local.replace(tzinfo=zone, fold=0), local.replace(tzinfo=zone, fold=1)
+    if early.utcoffset() == late.utcoffset():
+        return None
+    shown = local.strftime("%Y-%m-%d %H:%M:%S")
+    if early.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local:
+        return f"local time {shown} does not exist in {tz_name} (skipped at a clock change)"
+    return f"local time {shown} is ambiguous in {tz_name} (repeated at a clock change)"
+
+
 def local_today(tz_name: str) -> date:
     """Today's date in the given time zone (the park's day, not the server's)."""
     return datetime.now(ZoneInfo(tz_name)).date()
@@ -59,7 +81,13 @@ def period_utc(deployment: Deployment) -> tuple[datetime, datetime | None]:
 def timestamp_issue(
     utc: datetime | None, period: tuple[datetime, datetime | None], problem: str | None = None
 ) -> str | None:
-    """Why this image's time cannot be trusted (Camtrap DP timestampIssues), or None."""
+    """Why this image's time cannot be trusted (Camtrap DP timestampIssues), or None.
+
+    ``problem`` is what is wrong with the camera time itself (unset clock, a local time that does
+    not exist); it wins over the period check.
+    """
+    if problem:
+        return problem
     if utc is None:
         return problem or "no capture time in the file"
     start, end = period

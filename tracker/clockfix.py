@@ -230,7 +230,8 @@ class _Corrector:
                 return None, f"date before {EARLIEST_PLAUSIBLE.year} ({raw})"
             if local > self.latest:
                 return None, f"date in the future ({raw})"
-            return clock.corrected_utc(camera, utc_offset, self.tz_name, self.offset_s), None
+            when = (camera, utc_offset, self.tz_name, self.offset_s)
+            return clock.corrected_utc(*when), clock.wall_time_problem(*when)
         except (OverflowError, ValueError):
             return None, f"impossible date ({raw})"
 

@@ -157,9 +157,9 @@ def _clip(text: str | None, size: int = 64) -> str | None:
 def image_row(item: Prepared, deployment: Deployment, period, user_id: int | None) -> dict:
     """The image table row for one prepared file: corrected time, place, and flags."""
     meta = item.exif
-    utc = clock.corrected_utc(
-        meta.taken_at, meta.utc_offset, deployment.timezone, deployment.clock_offset_s
-    )
+    when = (meta.taken_at, meta.utc_offset, deployment.timezone, deployment.clock_offset_s)
+    utc = clock.corrected_utc(*when)
+    problem = meta.time_problem or clock.wall_time_problem(*when)
     has_gps = meta.latitude is not None and meta.longitude is not None
     return {
         "sha256": item.sha256,
@@ -171,7 +171,7 @@ def image_row(item: Prepared, deployment: Deployment, period, user_id: int | Non
         "taken_at_raw": _clip(meta.taken_at_raw, 32),
         "utc_offset": meta.utc_offset,
         "taken_at_utc": utc,
-        "timestamp_issue": clock.timestamp_issue(utc, period, meta.time_problem),
+        "timestamp_issue": clock.timestamp_issue(utc, period, problem),
         "latitude": meta.latitude if has_gps else None,
         "longitude": meta.longitude if has_gps else None,
         "altitude": meta.altitude,
