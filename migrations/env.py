@@ -1,10 +1,21 @@
 """Alembic environment: the app's metadata and the database URL the tracker was given."""
 
+import warnings
+
 from alembic import context
 from sqlalchemy import pool
 
 from tracker.db import make_engine
 from tracker.models import Base
+
+# SQLite cannot reflect expression indexes (uq_station_code_lower), so autogenerate cannot compare
+# them there and says so; PostgreSQL compares them, and the tests check both.
+warnings.filterwarnings(
+    "ignore", message="autogenerate skipping metadata-specified expression-based index"
+)
+warnings.filterwarnings(
+    "ignore", message="Skipped unsupported reflection of expression-based index"
+)
 
 config = context.config
 target_metadata = Base.metadata

@@ -13,8 +13,10 @@ from datetime import date
 
 import pytest
 from conftest import fetch, row_counts, sign_in
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
 
+from tracker.db import get_session
 from tracker.models import AuditLog, Camera, Deployment, Station, User
 
 GOOD_CSV = "code,name,latitude,longitude,notes\nKP-01,Ridge,43.1,131.9,\nKP-02,Creek,43.2,131.8,\n"
@@ -56,10 +58,14 @@ def test_station_add(app, runner):
         (["KP-08", "--lat", "43", "--lon", "-200"], "error: longitude: Longitude must be a number"),
         (["KP 08", "--lat", "43", "--lon", "131"], "error: code: Use 1 to 32 letters"),
         (["KP-01", "--lat", "43", "--lon", "131"], "error: code: Station KP-01 already exists."),
+        (
+            ["kp-01", "--lat", "43", "--lon", "131"],
+            "error: code: Station KP-01 already exists (codes are compared regardless of case).",
+        ),
         (["KP-08", "--lat", "abc", "--lon", "131"], "'abc' is not a valid float"),
         (["KP-08", "--lon", "131"], "Missing option '--lat'"),
     ],
-    ids=["latitude", "longitude", "code", "duplicate", "not-a-number", "missing"],
+    ids=["latitude", "longitude", "code", "duplicate", "case", "not-a-number", "missing"],
 )
 def test_station_add_refuses_bad_input(app, runner, station, args, message):
     before = row_counts(app)
@@ -99,7 +105,8 @@ def test_station_import_with_bad_lines_writes_nothing(app, runner, tmp_path):
         "KP-02,Bad latitude,north,131.8\n"
         "KP 03,Bad code,43.3,131.7\n"
         "KP-04,Good,43.4,131.6\n"
-        "KP-01,Twice,43.1,131.9\n",
+        "KP-01,Twice,43.1,131.9\n"
+        "kp-04,Twice in lower case,43.4,131.6\n",
         encoding="utf-8",
     )
     result = invoke(runner, "station", "import", str(path))
@@ -109,6 +116,7 @@ def test_station_import_with_bad_lines_writes_nothing(app, runner, tmp_path):
         "error: line 4: code: Use 1 to 32 letters, digits or hyphens, starting with a letter or "
         "digit.",
         "error: line 6: code: Station KP-01 appears twice in the file.",
+        "error: line 7: code: Station kp-04 appears twice in the file.",
     ]
     assert all(count == 0 for table, count in row_counts(app).items() if table != "species")
 
@@ -258,3 +266,14 @@ def test_only_flasks_own_commands_build_the_pages(empty_database_url, tmp_path):
     listed = subprocess.run([*entry, "--help"], env=env, capture_output=True, text=True, timeout=60)
     assert listed.returncode == 0, listed.stderr
     assert {"import", "previews", "export", "run", "routes"} <= set(listed.stdout.split())
+
+
+def test_the_database_refuses_a_code_that_differs_only_in_case(app, station):
+    """The unique index on lower(code), not only the check before insert, keeps them apart."""
+    with app.app_context():
+        session = get_session()
+        with pytest.raises(IntegrityError):
+            session.execute(
+                insert(Station).values(code="kp-01", name="", latitude=43, longitude=131)
+            )
+        session.rollback()

@@ -50,8 +50,13 @@ def _check_station_fields(
 def _check_code(session: Session, code: str) -> dict[str, str]:
     if not STATION_CODE_RE.match(code):
         return {"code": "Use 1 to 32 letters, digits or hyphens, starting with a letter or digit."}
-    if session.scalar(select(Station.id).where(Station.code == code)):
+    existing = session.scalar(select(Station.code).where(func.lower(Station.code) == code.lower()))
+    if existing == code:
         return {"code": f"Station {code} already exists."}
+    if existing is not None:  # kp-01 beside KP-01: one detector to a reader, so one code
+        return {
+            "code": f"Station {existing} already exists (codes are compared regardless of case)."
+        }
     return {}
 
 
@@ -123,9 +128,9 @@ def import_stations(session: Session, text: str, actor: User | None = None) -> S
         code = (row.get("code") or "").strip()
         try:
             fields = _station_row(row)
-            if code in seen:
+            if code.lower() in seen:
                 raise InvalidInput({"code": f"Station {code} appears twice in the file."})
-            seen.add(code)
+            seen.add(code.lower())
             _import_row(session, code, fields, result, actor)
         except InvalidInput as exc:
             errors[f"line {line}"] = str(exc)
@@ -156,7 +161,10 @@ def _import_row(session, code, fields, result, actor) -> None:
 
 
 def station_by_code(session: Session, code: str) -> Station:
-    station = session.scalar(select(Station).where(Station.code == code.strip()))
+    """The station with this code, whatever its letter case (codes are unique regardless)."""
+    station = session.scalar(
+        select(Station).where(func.lower(Station.code) == code.strip().lower())
+    )
     if station is None:
         raise InvalidInput({"station": f"No station with code {code!r}."})
     return station

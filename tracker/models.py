@@ -23,6 +23,8 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -118,6 +120,8 @@ class Station(Base):
     __table_args__ = (
         CheckConstraint("latitude BETWEEN -90 AND 90", name="latitude"),
         CheckConstraint("longitude BETWEEN -180 AND 180", name="longitude"),
+        # kp-01 beside KP-01 would be two detectors that people (and R) read as one.
+        Index("uq_station_code_lower", func.lower(text("code")), unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
