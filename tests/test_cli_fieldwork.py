@@ -187,8 +187,30 @@ def test_deployment_add_with_end_and_zone(app, runner, station):
             ["--station", "KP-01", "--start", "2024-06-01", "--camera-serial", "H500-1"],
             "error: camera_serial: Camera H500-1 is already deployed at station KP-01",
         ),
+        (
+            ["--station", "KP-01", "--start", "1989-12-31"],
+            "error: start_date: A start before 1990 is not plausible.",
+        ),
+        (
+            ["--station", "KP-01", "--start", "2999-01-01"],
+            "error: start_date: The start date is in the future (today is",
+        ),
+        (
+            ["--station", "kp-01", "--start", "2024-05-01", "--end", "2999-01-01"],
+            "error: end_date: The end date is in the future (today is",
+        ),
     ],
-    ids=["end-before-start", "unknown-station", "unknown-timezone", "bad-date", "offset", "camera"],
+    ids=[
+        "end-before-start",
+        "unknown-station",
+        "unknown-timezone",
+        "bad-date",
+        "offset",
+        "camera",
+        "before-1990",
+        "future-start",
+        "future-end",
+    ],
 )
 def test_deployment_add_refuses_bad_input(app, runner, station, args, message):
     first = ["--station", "KP-01", "--start", "2024-04-01", "--camera-serial", "H500-1"]

@@ -16,18 +16,20 @@ import pytest
 from conftest import PASSWORD, csrf_token, fetch, row_counts, sign_in
 from sqlalchemy import select
 
-from tracker import fieldwork
+from tracker import fieldwork, ingest, sources
 from tracker.db import get_session
 from tracker.models import (
     AuditLog,
     Camera,
     Deployment,
+    Image,
     Individual,
     Sighting,
     Species,
     Station,
     User,
 )
+from tracker.synthetic import jpeg_bytes
 
 STATION = {"code": "KP-10", "name": "", "latitude": "43.0", "longitude": "131.0", "notes": ""}
 DEPLOYMENT = {
@@ -105,6 +107,19 @@ BAD_INPUT = [
     ("dep-no-start", "/deployments/new", {"start_date": ""}, "Enter the start date (YYYY-MM-DD)."),
     ("dep-start-text", "/deployments/new", {"start_date": "abc"}, "Not a valid date value."),
     (
+        "dep-start-1989",
+        "/deployments/new",
+        {"start_date": "1989-12-31"},
+        "A start before 1990 is not plausible.",
+    ),
+    ("dep-start-future", "/deployments/new", {"start_date": "2999-01-01"}, "is in the future"),
+    (
+        "dep-end-future",
+        "/deployments/new",
+        {"start_date": "2024-01-01", "end_date": "2999-01-01"},
+        "The end date is in the future",
+    ),
+    (
         "dep-end-before-start",
         "/deployments/new",
         {"start_date": "2025-03-01", "end_date": "2025-02-28"},
@@ -154,6 +169,7 @@ BAD_INPUT = [
         {"end_date": "2024-03-31"},
         "The deployment cannot end before it starts.",
     ),
+    ("close-future", "/deployments/{a}/close", {"end_date": "2999-01-01"}, "is in the future"),
     (
         "close-closed",
         "/deployments/{b}/close",
@@ -539,3 +555,28 @@ def test_individuals_list_counts_sightings(app, client, as_role, field):
         ["AL-02", "<i>Shy</i>", "unknown", "Amur leopard", "—", "—", "0", "0", "0"],
     ]
     assert "&lt;i&gt;Shy&lt;/i&gt;" in response.get_data(as_text=True)
+
+
+def test_closing_before_the_latest_photo_asks_for_confirmation(app, client, as_role, field):
+    """It says how many photos would become timestamp issues; only a confirmed close writes."""
+    with app.app_context():
+        session = get_session()
+        deployment = session.get(Deployment, field["a"])
+        items = [
+            sources.Item(f"IMG_{day}.JPG", jpeg_bytes(datetime(2024, 5, day, 12, 0), seed=day))
+            for day in (1, 10, 11, 12)
+        ]
+        ingest.ingest(session, items, deployment, app.config["MEDIA_DIR"])
+    as_role("admin")
+    close = f"/deployments/{field['a']}/close"
+    data = {"end_date": "2024-05-10", "csrf_token": csrf_token(client, close)}
+    response = client.post(close, data=data)
+    assert response.status_code == 400
+    assert "2 photo(s) were taken after 2024-05-10" in page_text(response)
+    assert fetch(app, select(Deployment.end_date).where(Deployment.id == field["a"])) == [(None,)]
+
+    response = client.post(close, data={**data, "confirm": "y"})
+    assert response.status_code == 302
+    issues = fetch(app, select(Image.original_filename, Image.timestamp_issue))
+    flagged = sorted(name for name, issue in issues if issue)
+    assert flagged == ["IMG_11.JPG", "IMG_12.JPG"]

@@ -19,7 +19,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 from sqlalchemy.exc import DBAPIError
 
-from tracker import accounts, fieldwork, outages
+from tracker import accounts, clock, fieldwork, outages
 from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import ROLES
@@ -262,12 +262,14 @@ class IsoDate(click.ParamType):
 def deployment_add(station_code, start_date, end_date, timezone, camera_serial, clock_offset_s):
     """Create a deployment and print its id."""
     session = get_session()
+    park_zone = current_app.config["TIMEZONE"]
     data = fieldwork.DeploymentInput(
         start_date=start_date,
         end_date=end_date,
-        timezone=timezone or current_app.config["TIMEZONE"],
+        timezone=timezone or park_zone,
         camera_serial=camera_serial,
         clock_offset_s=clock_offset_s,
+        today=clock.today_for(timezone or park_zone, park_zone),
     )
     try:
         station = fieldwork.station_by_code(session, station_code)

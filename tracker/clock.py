@@ -65,6 +65,14 @@ def local_today(tz_name: str) -> date:
     return datetime.now(ZoneInfo(tz_name)).date()
 
 
+def today_for(tz_name: str, fallback_tz: str) -> date:
+    """Today in a zone someone typed, or in the fallback (the park's) when it is not a zone."""
+    try:
+        return local_today(tz_name)
+    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError; "" is a ValueError
+        return local_today(fallback_tz)
+
+
 def local_day_bounds(day: date, tz_name: str) -> datetime:
     """The UTC instant a local calendar day starts in the given time zone."""
     return datetime.combine(day, time.min, tzinfo=ZoneInfo(tz_name)).astimezone(UTC)

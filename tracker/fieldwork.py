@@ -11,13 +11,13 @@ import io
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker import audit
+from tracker import audit, clock
 from tracker.errors import InvalidInput
 from tracker.models import Camera, Deployment, Image, Sighting, Station, User
 
@@ -30,6 +30,8 @@ MAX_SERIAL = 64
 # Under 2**31: the column is a 32-bit integer on PostgreSQL. 60 years still covers a camera whose
 # clock fell back to 1970 after a battery change.
 MAX_CLOCK_OFFSET_S = 60 * 365 * 86400
+# As ingest judges photo times: camera traps in this field are no older than this.
+EARLIEST_DEPLOYMENT = date(1990, 1, 1)
 
 
 def _check_station_fields(
@@ -207,16 +209,31 @@ class DeploymentInput:
     camera_serial: str = ""
     clock_offset_s: int = 0
     notes: str = ""
+    # The day it is now in the deployment's zone, from the caller (the CLI or the view): dates
+    # after it are refused. None only where no person typed the dates (demo data, tests).
+    today: date | None = None
+
+
+def _check_dates(data: DeploymentInput) -> dict[str, str]:
+    """Refuse dates no camera was out on: before 1990, after today, an end before the start."""
+    errors = {}
+    if data.start_date is None:
+        return {"start_date": "Enter the start date (YYYY-MM-DD)."}
+    if data.start_date < EARLIEST_DEPLOYMENT:
+        errors["start_date"] = f"A start before {EARLIEST_DEPLOYMENT.year} is not plausible."
+    elif data.today is not None and data.start_date > data.today:
+        errors["start_date"] = f"The start date is in the future (today is {data.today})."
+    if data.end_date is not None and data.end_date < data.start_date:
+        errors["end_date"] = "The deployment cannot end before it starts."
+    elif data.end_date is not None and data.today is not None and data.end_date > data.today:
+        errors["end_date"] = f"The end date is in the future (today is {data.today})."
+    return errors
 
 
 def _check_deployment(
     session: Session, data: DeploymentInput, deployment_id: int | None
 ) -> dict[str, str]:
-    errors = {}
-    if data.start_date is None:
-        errors["start_date"] = "Enter the start date (YYYY-MM-DD)."
-    elif data.end_date is not None and data.end_date < data.start_date:
-        errors["end_date"] = "The deployment cannot end before it starts."
+    errors = _check_dates(data)
     if not valid_timezone(data.timezone):
         errors["timezone"] = f"{data.timezone!r} is not an IANA time zone (e.g. Asia/Vladivostok)."
     if len(data.camera_serial.strip()) > MAX_SERIAL:
@@ -308,10 +325,45 @@ def update_deployment(
     return diff
 
 
+class PhotosAfterEnd(InvalidInput):
+    """Closing on this day would leave photos after the end; nothing was written."""
+
+    def __init__(self, count: int, end_date: date):
+        self.count = count
+        super().__init__(
+            {
+                "confirm": f"{count} photo(s) were taken after {end_date}: closing on that day "
+                "makes them timestamp issues, left out of every figure, map and export until the "
+                "date or the camera clock is fixed. Tick “confirm” to close anyway."
+            }
+        )
+
+
+def photos_after(session: Session, deployment: Deployment, end_date: date) -> int:
+    """How many of the deployment's photos, with no timestamp issue yet, lie after ``end_date``."""
+    after = clock.local_day_bounds(end_date + timedelta(days=1), deployment.timezone)
+    return session.scalar(
+        select(func.count(Image.id)).where(
+            Image.deployment_id == deployment.id,
+            Image.timestamp_issue.is_(None),
+            Image.taken_at_utc >= after,
+        )
+    )
+
+
 def close_deployment(
-    session: Session, deployment: Deployment, end_date: date | None, actor: User | None = None
+    session: Session,
+    deployment: Deployment,
+    end_date: date | None,
+    actor: User | None = None,
+    *,
+    today: date | None = None,
+    confirmed: bool = False,
 ) -> None:
-    """End an active deployment on the day the camera was taken down."""
+    """End an active deployment on the day the camera was taken down.
+
+    A day before its latest photo raises ``PhotosAfterEnd`` (with how many) unless ``confirmed``.
+    """
     if deployment.end_date is not None:
         raise InvalidInput({"end_date": f"This deployment already ended on {deployment.end_date}."})
     data = DeploymentInput(
@@ -321,9 +373,16 @@ def close_deployment(
         camera_serial=deployment.camera.serial or "" if deployment.camera else "",
         clock_offset_s=deployment.clock_offset_s,
         notes=deployment.notes,
+        today=today,
     )
     if end_date is None:
         raise InvalidInput({"end_date": "Enter the date the camera was taken down."})
+    errors = _check_dates(data)
+    if errors:
+        raise InvalidInput(errors)
+    stranded = photos_after(session, deployment, end_date)
+    if stranded and not confirmed:
+        raise PhotosAfterEnd(stranded, end_date)
     update_deployment(session, deployment, data, actor)
 
 

@@ -7,7 +7,14 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager
-from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Length, Optional
 
 from tracker import clock, fieldwork, outages
@@ -44,13 +51,15 @@ class DeploymentForm(FlaskForm):
     notes = TextAreaField("Notes", validators=[Length(max=fieldwork.MAX_NOTES)])
 
     def to_input(self) -> fieldwork.DeploymentInput:
+        timezone = (self.timezone.data or "").strip()
         return fieldwork.DeploymentInput(
             start_date=self.start_date.data,
             end_date=self.end_date.data,
-            timezone=(self.timezone.data or "").strip(),
+            timezone=timezone,
             camera_serial=self.camera_serial.data or "",
             clock_offset_s=self.clock_offset_s.data or 0,
             notes=self.notes.data or "",
+            today=clock.today_for(timezone, current_app.config["TIMEZONE"]),
         )
 
 
@@ -60,6 +69,7 @@ class DeploymentEditForm(DeploymentForm):
 
 class CloseForm(FlaskForm):
     end_date = DateField("End date (camera taken down)", validators=[Optional()])
+    confirm = BooleanField("Close anyway: those photos become timestamp issues")
 
 
 class OutageForm(FlaskForm):
@@ -166,7 +176,14 @@ def close(deployment_id: int):
     if form.validate_on_submit():
         session = get_session()
         try:
-            fieldwork.close_deployment(session, deployment, form.end_date.data, actor=current_user)
+            fieldwork.close_deployment(
+                session,
+                deployment,
+                form.end_date.data,
+                actor=current_user,
+                today=clock.local_today(deployment.timezone),
+                confirmed=form.confirm.data,
+            )
         except InvalidInput as exc:
             show_errors(form, exc)
         else:
