@@ -300,7 +300,10 @@ def test_tagging_with_json_answers_with_the_next_sequence(app, as_role, field):
     # The last sequence tagged: nothing after it.
     rest = [seq_ids(field, n) for n in range(1, 5)]
     for images in rest:
-        body = post_tag(client, field, images, as_json=True, species_id=leopard(field)).get_json()
+        # The last two sequences are photos with no capture time: tagged once confirmed.
+        body = post_tag(
+            client, field, images, as_json=True, species_id=leopard(field), confirm_timestamp="y"
+        ).get_json()
     assert body["ok"] is True and body["next"] is None
     html = client.get(f"/review/{field['a']}").get_data(as_text=True)
     assert "All 8 images of this deployment are tagged." in html
@@ -696,3 +699,34 @@ def test_anonymous_visitors_are_sent_to_sign_in(app, session, client, field):
             assert response.status_code == 302, url
             assert response.headers["Location"].startswith("/login"), url
     assert row_counts(app) == before
+
+
+def test_tagging_photos_with_a_timestamp_issue_asks_for_confirmation(app, as_role, field):
+    """The queue says so, the server refuses without the box ticked, and keeps the images."""
+    client = as_role("ranger")
+    untimed = seq_ids(field, 3)
+    html = client.get(f"/review/{field['a']}?at={untimed[0]}").get_data(as_text=True)
+    warning = page_data(html)["current"]["timestamp_warning"]
+    assert warning.startswith("1 of these 1 photo(s) have a timestamp issue (no capture time")
+    assert "left out of the dashboard" in text(html)
+    assert 'id="review-timestamp" class="timestamp-warning" hidden' not in html
+
+    response = post_tag(client, field, untimed, as_json=True, species_id=leopard(field))
+    assert response.status_code == 400
+    assert response.get_json()["errors"] == {"confirm_timestamp": warning}
+    assert row_counts(app)["sighting"] == 0
+    response = post_tag(client, field, untimed, species_id=leopard(field))  # the page, no script
+    assert response.status_code == 400 and "Tag anyway" in text(response.get_data(as_text=True))
+
+    response = post_tag(
+        client, field, untimed, as_json=True, species_id=leopard(field), confirm_timestamp="y"
+    )
+    assert response.get_json()["ok"] is True
+    assert row_counts(app)["sighting"] == 1
+
+
+def test_a_sequence_without_timestamp_issues_hides_the_confirmation(as_role, field):
+    client = as_role("ranger")
+    html = client.get(f"/review/{field['a']}").get_data(as_text=True)
+    assert page_data(html)["current"]["timestamp_warning"] is None
+    assert 'id="review-timestamp" class="timestamp-warning" hidden' in html

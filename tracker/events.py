@@ -9,7 +9,10 @@ The rule (deterministic, and the same on SQLite and PostgreSQL):
   otherwise it joins the current event. Exactly N minutes apart is the same event; identical
   times are the same event. Midnight and a change of deployment at the same station do not
   break an event: the station is the place, whichever camera is there.
-- Sightings with no time (a reset clock, until fixed) belong to no event.
+- Sightings with no time (a reset clock, until fixed) belong to no event, and so do sightings
+  resting on a photo with a timestamp issue (``time_trusted``): their time is not known to be
+  true, and one such tag made a leopard "first seen 2002". Every count, map, catalogue date and
+  export takes them out by this one rule, until the clock or the dates are fixed.
 - An event's id is the id of its first sighting; its count is the largest count seen in it.
 
 It is computed in SQL with window functions, on the fly: there is no stored event state to keep
@@ -18,11 +21,22 @@ in step with edits, merges or clock corrections, and maps and exports can aggreg
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Float, Select, Subquery, case, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    Subquery,
+    and_,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from tracker.models import Deployment, Sighting
+from tracker.models import Deployment, Image, Sighting, sighting_image
 
 DEFAULT_MINUTES = 30
 # Gaps are compared in floating seconds: a millisecond of rounding must not split an event
@@ -45,6 +59,18 @@ def _epoch_sqlite(element, compiler, **kw):
 @compiles(epoch_seconds, "postgresql")
 def _epoch_postgresql(element, compiler, **kw):
     return f"EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})"
+
+
+def time_trusted() -> ColumnElement[bool]:
+    """Sightings whose time can be used: they have one, and none of their photos has a
+    timestamp issue (no usable time, outside the deployment, a time skipped or repeated at a
+    clock change). The rule every figure, map, catalogue date and export applies."""
+    flagged = (
+        select(sighting_image.c.sighting_id)
+        .join(Image, Image.id == sighting_image.c.image_id)
+        .where(sighting_image.c.sighting_id == Sighting.id, Image.timestamp_issue.is_not(None))
+    )
+    return and_(Sighting.event_start.is_not(None), ~exists(flagged))
 
 
 def _ordered(where) -> Subquery:
@@ -70,7 +96,7 @@ def _ordered(where) -> Subquery:
             latest_before.label("latest_before"),
         )
         .join(Deployment, Deployment.id == Sighting.deployment_id)
-        .where(Sighting.event_start.is_not(None), *where)
+        .where(time_trusted(), *where)
         .subquery("ordered")
     )
 

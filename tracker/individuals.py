@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from tracker import audit, events
@@ -154,6 +154,12 @@ def not_seen_cutoff(today: date, not_seen_months: int) -> datetime:
     return datetime.combine(months_before(today, not_seen_months), time(), tzinfo=UTC)
 
 
+def _trusted(column):
+    """The column where the sighting's time is trusted, else NULL: first and last seen leave out
+    sightings on photos with a timestamp issue (events.time_trusted), as every figure does."""
+    return case((events.time_trusted(), column))
+
+
 def _event_counts(minutes: int, where, *group):
     """Independent events per `group` column(s) of the events query, as a subquery."""
     rows = events.events(minutes, where=where).subquery("individual_events")
@@ -179,8 +185,8 @@ def catalogue(
         select(
             Sighting.individual_id,
             func.count(Sighting.id).label("sightings"),
-            func.min(Sighting.event_start).label("first_seen"),
-            func.max(Sighting.event_end).label("last_seen"),
+            func.min(_trusted(Sighting.event_start)).label("first_seen"),
+            func.max(_trusted(Sighting.event_end)).label("last_seen"),
             func.count(Deployment.station_id.distinct()).label("stations"),
         )
         .join(Deployment, Deployment.id == Sighting.deployment_id)
@@ -286,8 +292,8 @@ def profile(
     totals = session.execute(
         select(
             func.count(Sighting.id),
-            func.min(Sighting.event_start),
-            func.max(Sighting.event_end),
+            func.min(_trusted(Sighting.event_start)),
+            func.max(_trusted(Sighting.event_end)),
         ).where(mine)
     ).one()
     event_total = session.scalar(
@@ -341,8 +347,8 @@ def _stations_visited(session: Session, individual: Individual, minutes: int):
         select(
             Deployment.station_id,
             func.count(Sighting.id).label("sightings"),
-            func.min(Sighting.event_start).label("first_seen"),
-            func.max(Sighting.event_end).label("last_seen"),
+            func.min(_trusted(Sighting.event_start)).label("first_seen"),
+            func.max(_trusted(Sighting.event_end)).label("last_seen"),
         )
         .join(Deployment, Deployment.id == Sighting.deployment_id)
         .where(mine)

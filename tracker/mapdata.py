@@ -432,7 +432,7 @@ def _leopard_stations(
             .join(Sighting, Sighting.deployment_id == Deployment.id)
             .where(
                 Sighting.species_id == leopard,
-                Sighting.event_start.is_not(None),
+                events.time_trusted(),
                 *_conditions(filters, timezone, species=False),
             )
         )

@@ -103,6 +103,19 @@ def _span(images: list[Image]) -> tuple[datetime | None, datetime | None]:
     return (min(times), max(times)) if times else (None, None)
 
 
+def timestamp_warning(images: list[Image]) -> str | None:
+    """What a person must confirm before tagging photos with a timestamp issue, or None."""
+    flagged = [i for i in images if i.timestamp_issue]
+    if not flagged:
+        return None
+    return (
+        f"{len(flagged)} of these {len(images)} photo(s) have a timestamp issue "
+        f"({flagged[0].timestamp_issue}). The sighting is kept, but left out of the dashboard, "
+        "the catalogue's first and last seen, the map and every export until the camera clock "
+        "or the deployment's dates are fixed. Tick “Tag anyway” to save it."
+    )
+
+
 def tag_images(
     session: Session,
     images: list[Image],
@@ -110,17 +123,23 @@ def tag_images(
     actor: User | None = None,
     source: str = "manual",
     box_threshold: float = boxes.DEFAULT_THRESHOLD,
+    *,
+    timestamp_confirmed: bool = False,
 ) -> Sighting:
     """Record one sighting resting on these images (one sequence of one deployment).
 
     A photo that now has one animal sighting and one animal box (at `box_threshold`) gets the
-    two tied together.
+    two tied together. A person tagging photos with a timestamp issue must confirm it
+    (``timestamp_confirmed``); photo-ID tags read at import are taken as they come, and flagged
+    the same way.
     """
     species, errors = _check(session, data)
     if not images:
         errors["images"] = "Choose at least one image."
     elif len({i.deployment_id for i in images}) > 1:
         errors["images"] = "A sighting rests on images of one deployment only."
+    elif source == "manual" and not timestamp_confirmed and timestamp_warning(images):
+        errors["confirm_timestamp"] = timestamp_warning(images)
     if errors:
         raise InvalidInput(errors)
     blank = species.kind == "blank"

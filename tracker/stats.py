@@ -7,7 +7,8 @@ worked out here in Python (zoneinfo, the one source of truth on both backends) a
 shifted by its offset in SQL before it is cut to a year or a month. Only the grouped rows come
 back: dozens, whatever the number of sightings.
 
-Sightings with no time (a reset clock, until fixed) are left out of every time-based figure.
+Sightings with no time (a reset clock, until fixed), or resting on a photo with a timestamp issue
+(events.time_trusted), are left out of every time-based figure.
 """
 
 from __future__ import annotations
@@ -171,7 +172,7 @@ def _population(
             Sighting.individual_id,
             case((Sighting.life_stage == "cub", 1), else_=0).label("cub"),
         )
-        .where(is_leopard, Sighting.individual_id.is_not(None), Sighting.event_start.is_not(None))
+        .where(is_leopard, Sighting.individual_id.is_not(None), events.time_trusted())
         .subquery("seen")
     )
     detected, cubs, first_year = Counter(), Counter(), {}
@@ -223,7 +224,9 @@ def _leopard_id(session: Session) -> int | None:
 def _local_time(session: Session, timezone: str) -> _LocalTime | None:
     """Local years and months over the span of the timed sightings; None if there are none."""
     first, last = session.execute(
-        select(func.min(Sighting.event_start), func.max(Sighting.event_start))
+        select(func.min(Sighting.event_start), func.max(Sighting.event_start)).where(
+            events.time_trusted()
+        )
     ).one()
     return None if first is None else _LocalTime(ZoneInfo(timezone), first, last)
 

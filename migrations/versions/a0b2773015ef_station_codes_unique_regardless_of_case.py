@@ -21,11 +21,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    clashes = op.get_bind().execute(
-        sa.text(
-            "SELECT lower(code), count(*) FROM station GROUP BY lower(code) HAVING count(*) > 1"
+    clashes = (
+        op.get_bind()
+        .execute(
+            sa.text(
+                "SELECT lower(code), count(*) FROM station GROUP BY lower(code) HAVING count(*) > 1"
+            )
         )
-    ).all()
+        .all()
+    )
     if clashes:
         codes = ", ".join(code for code, _ in clashes)
         raise RuntimeError(

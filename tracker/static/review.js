@@ -37,6 +37,8 @@
     summary: byId("review-summary"),
     blank: byId("review-blank"),
     codes: byId("individual-codes"),
+    timestamp: byId("review-timestamp"),
+    timestampText: byId("review-timestamp-text"),
   };
   var fields = form.elements;
 
@@ -150,6 +152,10 @@
     sequence.image_ids.forEach(function (id) {
       els.ids.appendChild(element("input", { type: "hidden", name: "image_ids", value: id }));
     });
+    // Photos with a timestamp issue: say so, and ask for the box to be ticked before saving.
+    els.timestamp.hidden = !sequence.timestamp_warning;
+    els.timestampText.textContent = sequence.timestamp_warning || "";
+    fields.confirm_timestamp.checked = false;
     els.position.textContent = "Sequence " + sequence.position + " of " + sequence.total;
     els.untagged.textContent = sequence.untagged;
     els.progress.max = sequence.images_total || 1;

@@ -82,6 +82,7 @@ class SightingForm(FlaskForm):
     life_stage = SelectField("Life stage", choices=_optional(LIFE_STAGES), validate_choice=False)
     flank = SelectField("Flank visible", choices=_optional(FLANKS), validate_choice=False)
     comments = TextAreaField("Comments")
+    confirm_timestamp = BooleanField("Tag anyway: I know these photos have a timestamp issue")
 
     def to_input(self, blank: Species | None = None) -> sightings.SightingInput:
         if blank is not None:  # the Blank button: an empty frame has nothing else to say
@@ -250,6 +251,7 @@ class Queue:
             "previous_url": url_for("review.queue", deployment_id=self.deployment.id, before=first),
             "next_url": url_for("review.queue", deployment_id=self.deployment.id, after=last),
             "images": [_image(i, zone) for i in group],
+            "timestamp_warning": sightings.timestamp_warning(group),
         }
 
 
@@ -425,7 +427,11 @@ def tag(deployment_id: int):
     if not errors:
         try:
             sighting = sightings.tag_images(
-                session, images, form.to_input(blank), actor=current_user._get_current_object()
+                session,
+                images,
+                form.to_input(blank),
+                actor=current_user._get_current_object(),
+                timestamp_confirmed=bool(form.confirm_timestamp.data),
             )
         except InvalidInput as exc:
             errors = exc.errors
