@@ -817,7 +817,7 @@ def test_editing_a_deployment_recomputes_its_images(app, session):
     assert image.taken_at_utc == datetime(2024, 3, 1, 3, 0, tzinfo=UTC)
     assert image.taken_at_raw == "2024:03:01 12:00:00"
 
-    fieldwork.close_deployment(session, dep, date(2024, 2, 1))
+    fieldwork.close_deployment(session, dep, date(2024, 2, 1), confirmed=True)
     session.commit()
     session.refresh(image)
     assert image.timestamp_issue == "capture time outside the deployment period"
