@@ -1,7 +1,7 @@
 """station codes unique regardless of case
 
 Revision ID: a0b2773015ef
-Revises: 5ad2d9ad95f2
+Revises: 54115b2deec5
 Create Date: 2026-12-05 11:15:56.942545
 
 A unique index on lower(code): an expression index, which SQLite (3.9+) and PostgreSQL both have.
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "a0b2773015ef"
-down_revision: str | None = "5ad2d9ad95f2"
+down_revision: str | None = "54115b2deec5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
