@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-import pytest
 from conftest import PASSWORD, csrf_token, sign_in
-from sqlalchemy import select
-
-from tracker import accounts
-from tracker.errors import SignInRefused
-from tracker.models import AuditLog, LoginThrottle, utcnow
 
 
 def test_login_page_is_public(client, backend):
@@ -64,25 +56,6 @@ def test_repeated_failures_are_slowed_down(client, users, app):
     assert response.status_code == 429
     assert b"Too many failed sign-ins" in response.data
     assert client.get("/").status_code == 302
-
-
-def test_delay_doubles_and_a_success_clears_it(session, users):
-    user, now = users["researcher"], utcnow()
-    settings = {"free_attempts": 2, "max_delay": 60}
-    for _ in range(3):
-        with pytest.raises(SignInRefused):
-            accounts.authenticate(session, user.email, "bad", "10.0.0.1", now=now, **settings)
-        now += timedelta(seconds=5)
-    throttle = session.get(LoginThrottle, f"email:{user.email}")
-    assert throttle.failures == 3
-    assert throttle.locked_until - throttle.last_failure_at == timedelta(seconds=2)
-    signed_in = accounts.authenticate(
-        session, user.email, PASSWORD, "10.0.0.1", now=now, **settings
-    )
-    assert signed_in.id == user.id
-    session.flush()
-    assert session.get(LoginThrottle, f"email:{user.email}") is None
-    assert session.scalar(select(AuditLog.action).where(AuditLog.user_id == user.id)) == "sign-in"
 
 
 def test_inactive_user_cannot_sign_in(client, users, session):

@@ -41,7 +41,8 @@ SPECIES = _roles(LOGIN, 403, 403, "to /species/")
 TAG_REFUSED = _roles(LOGIN, 400, 400, 400)
 EXPORT = _roles(LOGIN, 403, 200, 200)
 # POSTs an allowed role cannot get wrong: they are accepted, and write.
-WRITES = {"review.delete_sighting", "deployments.remove_outage"}
+# Signing out writes too: it ends every session of the account, and is audited.
+WRITES = {"review.delete_sighting", "deployments.remove_outage", "auth.logout"}
 
 # (endpoint, method) -> (path, expected per visitor, POST data: valid CSRF token, bad values).
 # {station}, {deployment}, {image}, {user}, {individual}, {species}, {outage}... are filled in with

@@ -1,29 +1,23 @@
-"""Accounts: creating users, checking passwords, and slowing down password guessing."""
+"""Accounts: creating users, their roles and passwords, and the sessions they are signed in with.
+
+Every session and "keep me signed in" cookie carries the account's session version (see
+`User.get_id`); raising it ends them all at once, wherever they were copied to.
+"""
 
 from __future__ import annotations
 
-import functools
 import re
-from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import generate_password_hash
 
-from tracker import audit
-from tracker.errors import InvalidInput, SignInRefused
-from tracker.models import ROLES, LoginThrottle, User, utcnow
+from tracker import audit, passwords
+from tracker.errors import InvalidInput
+from tracker.models import ROLES, User
 
-MIN_PASSWORD = 10
-MAX_PASSWORD = 200
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """Checked against when the email is unknown, so a wrong email takes as long as a wrong
-    password. Made on first use: scrypt is slow, and most CLI commands never sign anyone in."""
-    return generate_password_hash("not-a-real-password")
+MAX_ID = 2**31 - 1  # the database's integer range
 
 
 # What each role may do. Every signed-in role may view; the rest is granted here.
@@ -54,8 +48,9 @@ def validate_user(email: str, role: str, password: str | None) -> dict[str, str]
         errors["email"] = "Enter a valid email address."
     if role not in ROLES:
         errors["role"] = f"Role must be one of: {', '.join(ROLES)}."
-    if password is not None and not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        errors["password"] = f"Use {MIN_PASSWORD} to {MAX_PASSWORD} characters."
+    problem = passwords.problem(password, email) if password is not None else None
+    if problem:
+        errors["password"] = problem
     return errors
 
 
@@ -96,8 +91,11 @@ def update_user(
         raise InvalidInput(errors)
     diff = audit.changes(user, {"role": role, "active": active})
     if diff:
+        deactivated = user.active and not active
         user.role, user.active = role, active
         audit.record(session, actor, "update", "user", user.id, changes=diff)
+        if deactivated:
+            end_sessions(session, user)
 
 
 def set_password(session: Session, user: User, password: str, actor: User | None) -> None:
@@ -106,6 +104,7 @@ def set_password(session: Session, user: User, password: str, actor: User | None
         raise InvalidInput(errors)
     user.password_hash = hash_password(password)
     audit.record(session, actor, "set-password", "user", user.id)
+    end_sessions(session, user)  # whoever knew the old password is signed out everywhere
 
 
 def edit_user(
@@ -126,58 +125,38 @@ def edit_user(
         set_password(session, user, password, actor)
 
 
-def authenticate(
-    session: Session,
-    email: str,
-    password: str,
-    client: str,
-    *,
-    free_attempts: int,
-    max_delay: int,
-    now: datetime | None = None,
-) -> User:
-    """The user these credentials belong to, or SignInRefused.
+def deactivate(session: Session, user: User, actor: User | None) -> None:
+    """The account may no longer sign in, and every session it had ends now."""
+    update_user(session, user, role=user.role, active=False, actor=actor)
 
-    After `free_attempts` failures for an account or a client address, each further attempt
-    must wait, twice as long each time up to `max_delay` seconds.
-    """
-    now = now or utcnow()
+
+def find_user(session: Session, email: str) -> User:
+    """The account with this email (any case), or InvalidInput naming it."""
     email = normalise_email(email)
-    keys = [f"email:{email}"[:320], f"client:{client}"[:320]]
-    throttles = [session.get(LoginThrottle, key) for key in keys]
-    waits = [int((t.locked_until - now).total_seconds()) + 1 for t in throttles if _locked(t, now)]
-    if waits:
-        raise SignInRefused(
-            f"Too many failed sign-ins. Try again in {max(waits)} seconds.", max(waits)
-        )
     user = session.scalar(select(User).where(func.lower(User.email) == email))
-    ok = check_password_hash(user.password_hash if user else _dummy_hash(), password)
-    if user is None or not ok or not user.active:
-        for key, throttle in zip(keys, throttles, strict=True):
-            _count_failure(session, key, throttle, now, free_attempts, max_delay)
-        raise SignInRefused("Wrong email or password, or the account is not active.")
-    for throttle in throttles:
-        if throttle is not None:
-            session.delete(throttle)
-    user.last_login_at = now
-    audit.record(session, user, "sign-in", "user", user.id)
+    if user is None:
+        raise InvalidInput({"email": f"There is no account with email {email}."})
     return user
 
 
-def _locked(throttle: LoginThrottle | None, now: datetime) -> bool:
-    return (
-        throttle is not None and throttle.locked_until is not None and throttle.locked_until > now
-    )
+def end_sessions(session: Session, user: User) -> None:
+    """End every session and remember cookie of this account, on every device."""
+    # In SQL, so two requests ending sessions at once both count.
+    user.session_version = User.session_version + 1
+    session.flush()
 
 
-def _count_failure(session, key, throttle, now, free_attempts, max_delay) -> None:
-    if throttle is None:
-        throttle = LoginThrottle(key=key, failures=0, last_failure_at=now)
-        session.add(throttle)
-    elif now - throttle.last_failure_at > timedelta(days=1):
-        throttle.failures = 0  # an old streak of typos does not count against today
-    throttle.failures += 1
-    throttle.last_failure_at = now
-    if throttle.failures >= free_attempts:
-        delay = min(max_delay, 2 ** (throttle.failures - free_attempts))
-        throttle.locked_until = now + timedelta(seconds=delay)
+def sign_out(session: Session, user: User) -> None:
+    end_sessions(session, user)
+    audit.record(session, user, "sign-out", "user", user.id)
+
+
+def session_user(session: Session, session_id: str) -> User | None:
+    """The active account a session or remember cookie names (`User.get_id`), if still valid."""
+    user_id, _, version = session_id.partition(":")
+    if not (user_id.isdigit() and version.isdigit()) or int(user_id) > MAX_ID:
+        return None
+    user = session.get(User, int(user_id))
+    if user is None or not user.active or str(user.session_version) != version:
+        return None
+    return user

@@ -38,6 +38,10 @@ class TrackerGroup(FlaskGroup):
         if name in self.WEB_COMMANDS:
             from tracker import create_app
 
+            if name == "run":
+                # The development server speaks plain HTTP: Secure cookies would never come back.
+                os.environ.setdefault("TRACKER_SECURE_COOKIES", "0")
+
             # Before anything loads the app: Flask's commands load it through this ScriptInfo.
             ctx.ensure_object(ScriptInfo).create_app = create_app
         return super().get_command(ctx, name)
@@ -180,10 +184,7 @@ def user_group() -> None:
 @with_appcontext
 def user_add(email: str, role: str, password_stdin: bool) -> None:
     """Create an account; prompts for the password unless --password-stdin."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin)
     session = get_session()
     try:
         user = accounts.create_user(session, email, password, role)
@@ -191,6 +192,44 @@ def user_add(email: str, role: str, password_stdin: bool) -> None:
         fail(exc)
     session.commit()
     click.echo(f"created {user.role} {user.email}")
+
+
+@user_group.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def user_set_password(email: str, password_stdin: bool) -> None:
+    """Give an account a new password (prompts unless --password-stdin); ends its sessions."""
+    session = get_session()
+    try:
+        user = accounts.find_user(session, email)
+        password = _read_password(password_stdin)
+        accounts.set_password(session, user, password, actor=None)
+    except InvalidInput as exc:
+        fail(exc)
+    session.commit()
+    click.echo(f"new password set for {user.email}; every session of the account has ended")
+
+
+@user_group.command("deactivate")
+@click.argument("email")
+@with_appcontext
+def user_deactivate(email: str) -> None:
+    """Stop an account from signing in, and end every session it has."""
+    session = get_session()
+    try:
+        user = accounts.find_user(session, email)
+        accounts.deactivate(session, user, actor=None)
+    except InvalidInput as exc:
+        fail(exc)
+    session.commit()
+    click.echo(f"deactivated {user.email}; every session of the account has ended")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
 @click.group("station")

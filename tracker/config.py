@@ -91,10 +91,15 @@ def defaults(instance: Path) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
-        # Sign-in throttling: after this many failures the account and the address must wait,
-        # doubling each time up to the maximum.
+        # Sign-in throttling: after this many failures an (account, address) pair must wait, and
+        # an address that failed against this many accounts, doubling each time up to the maximum.
         "LOGIN_FREE_ATTEMPTS": 5,
+        "LOGIN_ADDRESS_FREE_ACCOUNTS": 20,
         "LOGIN_MAX_DELAY_SECONDS": 15 * 60,
+        # Cookies only over HTTPS (on in production, off for the development server), and how
+        # many reverse proxies in front of the app may be believed about the client's address.
+        "SECURE_COOKIES": False,
+        "PROXY_HOPS": 0,
         # Science settings (see README): sightings of one animal at one station less than this
         # apart form one independent event; shots less than this apart are one trigger burst.
         "EVENT_MINUTES": 30,
@@ -135,7 +140,23 @@ def from_environment(instance: Path) -> dict:
     for key in ("TAG_SPECIES", "TAG_INDIVIDUAL"):
         settings[key] = os.environ.get(f"TRACKER_{key}") or settings[key]
     _map_env(settings)
+    _security_env(settings)
     return settings
+
+
+def _security_env(settings: dict) -> None:
+    """TRACKER_SECURE_COOKIES (default on: production is served over HTTPS) and
+    TRACKER_PROXY_HOPS (default 0: no X-Forwarded-* header is believed)."""
+    secure = os.environ.get("TRACKER_SECURE_COOKIES", "1").strip() or "1"
+    if secure not in ("0", "1"):
+        raise RuntimeError(f"TRACKER_SECURE_COOKIES must be 1 (on) or 0 (off), not {secure!r}")
+    settings["SECURE_COOKIES"] = secure == "1"
+    settings["PROXY_HOPS"] = _int_env("TRACKER_PROXY_HOPS", 0)
+    if not 0 <= settings["PROXY_HOPS"] <= 10:
+        raise RuntimeError(
+            f"TRACKER_PROXY_HOPS must be 0 to 10 (proxies in front of the app), "
+            f"not {settings['PROXY_HOPS']}"
+        )
 
 
 def _map_env(settings: dict) -> None:
@@ -169,4 +190,6 @@ def finish(settings: dict) -> dict:
     """Values derived from others, computed once every layer has been applied."""
     settings["DATABASE_URL"] = normalise_database_url(settings["DATABASE_URL"])
     settings["MAX_CONTENT_LENGTH"] = settings["MAX_UPLOAD_MB"] * 1024 * 1024
+    settings["SESSION_COOKIE_SECURE"] = settings["SECURE_COOKIES"]
+    settings["REMEMBER_COOKIE_SECURE"] = settings["SECURE_COOKIES"]
     return settings

@@ -444,7 +444,12 @@ def build_map(data: MapData, options: MapOptions) -> FieldMap:
     single = data.filters.individual_id is not None
     for i, track in enumerate(data.tracks):
         colour = TRACK_COLOURS[i % len(TRACK_COLOURS)]
-        name = f'<span style="color:{colour}">&#9679;</span> {html_text(track.label)}'
+        # A drawn dot, not a style attribute: the Content-Security-Policy allows no inline style.
+        dot = (
+            '<svg class="track-dot" viewBox="0 0 10 10">'
+            f'<circle cx="5" cy="5" r="5" fill="{colour}"/></svg>'
+        )
+        name = f"{dot} {html_text(track.label)}"
         layer = folium.FeatureGroup(name=name, show=single).add_to(m)
         _TrackLayer(markers, _track_data(track, colour)).add_to(layer)
 

@@ -89,6 +89,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Part of every session and "keep me signed in" cookie: raising it ends them all (sign-out,
+    # a new password, deactivation), even a cookie copied to another machine.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     # Flask-Login's protocol, kept here so the model is the one place that knows it.
     @property
@@ -99,7 +102,8 @@ class User(Base):
     is_anonymous = False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What the session and the remember cookie carry: the id and the session version."""
+        return f"{self.id}:{self.session_version}"
 
 
 class LoginThrottle(Base):

@@ -20,9 +20,9 @@ csrf = CSRFProtect()
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    user = get_session().get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
+def load_user(session_id: str) -> User | None:
+    # Every request, from the session or the remember cookie: an ended session stops here.
+    return accounts.session_user(get_session(), session_id)
 
 
 def requires(permission: str):
@@ -50,6 +50,9 @@ def get_or_404(model, ident: int, *options):
 
 
 def register_blueprints(app: Flask) -> None:
+    from tracker.web import security
+
+    security.init_app(app)
     login_manager.init_app(app)
     csrf.init_app(app)
     from tracker.web import (
@@ -88,10 +91,3 @@ def register_blueprints(app: Flask) -> None:
     @app.context_processor
     def permissions():
         return {"can": lambda permission: accounts.can(current_user, permission)}
-
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response

@@ -10,9 +10,10 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from tracker import accounts
+from tracker import accounts, signin
 from tracker.db import get_session
 from tracker.errors import SignInRefused
+from tracker.models import utcnow
 
 bp = Blueprint("auth", __name__)
 
@@ -39,13 +40,13 @@ def login():
     if form.validate_on_submit():
         session = get_session()
         try:
-            user = accounts.authenticate(
+            user = signin.authenticate(
                 session,
                 form.email.data,
                 form.password.data,
-                request.remote_addr or "unknown",
-                free_attempts=current_app.config["LOGIN_FREE_ATTEMPTS"],
-                max_delay=current_app.config["LOGIN_MAX_DELAY_SECONDS"],
+                request.remote_addr or "unknown",  # the proxy's client, if TRACKER_PROXY_HOPS
+                limits=_limits(),
+                now=utcnow(),
             )
         except SignInRefused as exc:
             session.commit()  # the failure count must stick
@@ -60,8 +61,22 @@ def login():
     return render_template("auth/login.html", form=form), status
 
 
+def _limits() -> signin.Limits:
+    config = current_app.config
+    return signin.Limits(
+        pair_free=config["LOGIN_FREE_ATTEMPTS"],
+        address_free=config["LOGIN_ADDRESS_FREE_ACCOUNTS"],
+        max_delay=config["LOGIN_MAX_DELAY_SECONDS"],
+    )
+
+
 @bp.route("/logout", methods=["POST"])
 def logout():
+    """Sign out here and on every other device, "keep me signed in" cookies included."""
+    if current_user.is_authenticated:
+        session = get_session()
+        accounts.sign_out(session, current_user._get_current_object())
+        session.commit()
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))

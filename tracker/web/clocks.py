@@ -7,9 +7,10 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, IntegerField, RadioField, StringField
-from wtforms.validators import Length, Optional
+from wtforms.validators import Length, NumberRange, Optional
 
 from tracker import clockfix, timestamps
+from tracker.accounts import MAX_ID
 from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import Deployment, Image
@@ -27,7 +28,10 @@ CANDIDATES = 6
 class ClockForm(FlaskForm):
     method = RadioField("How", default="fixed")
     offset = StringField("Correction", validators=[Length(max=32)])
-    image = IntegerField("Time-check photo (image number)", validators=[Optional()])
+    image = IntegerField(
+        "Time-check photo (image number)",
+        validators=[Optional(), NumberRange(1, MAX_ID, "There is no image with that number.")],
+    )
     true_time = StringField("True local time shown on the photo", validators=[Length(max=40)])
     reason = StringField("Reason (for the record)", validators=[Length(max=clockfix.MAX_REASON)])
     confirm = BooleanField("Confirm: apply this large correction")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, render_template
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 
 from tracker.db import close_session
 
@@ -20,11 +23,28 @@ MESSAGES = {
 }
 
 
-def render_error(code: int, detail: str | None = None):
+def render_error(code: int, detail: str | None = None, *, plain: bool = False):
+    """The error page; `plain` leaves out everything that needs the database (the navigation)."""
     title, message = MESSAGES[code]
-    return render_template(
-        "errors/error.html", code=code, title=title, message=message, detail=detail
-    ), code
+    page = render_template(
+        "errors/error.html", code=code, title=title, message=message, detail=detail, plain=plain
+    )
+    return page, code
+
+
+def render_failure():
+    """The 500 page, which must never fail itself: the request's session is gone (its objects,
+    the signed-in user included, cannot load anything more), and the database may be down."""
+    try:
+        close_session()
+    except Exception:  # a connection that broke mid-request; the page is still owed
+        logging.getLogger(__name__).exception("rolling back the failed request failed")
+    try:
+        return render_error(500, plain=True)
+    except Exception:  # the last resort: a page without the layout, never a bare server error
+        logging.getLogger(__name__).exception("the 500 page failed")
+        title, message = (escape(text) for text in MESSAGES[500])
+        return f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{message}</p>", 500
 
 
 @bp.app_errorhandler(CSRFError)
@@ -36,9 +56,7 @@ def csrf_error(error):
 
 def _handler(code: int):
     def handle(_error):
-        if code == 500:
-            close_session()
-        return render_error(code)
+        return render_failure() if code == 500 else render_error(code)
 
     return handle
 

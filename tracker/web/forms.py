@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 
+from tracker.accounts import MAX_ID
 from tracker.errors import InvalidInput
+
+
+def parse_id(text) -> int | None:
+    """A row id typed or chosen in a form, or None (also beyond the database's integer range)."""
+    text = text.strip() if isinstance(text, str) else ""
+    if text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= MAX_ID:
+        return int(text)
+    return None
 
 
 def show_errors(form: FlaskForm, exc: InvalidInput) -> None:

@@ -17,6 +17,7 @@ from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import LIFE_STAGES, SEXES, Individual, Species
 from tracker.web import requires
+from tracker.web.security import allow_framing_by_this_site
 
 if TYPE_CHECKING:
     from tracker import maps
@@ -81,6 +82,8 @@ def index():
     session = get_session()
     embed = request.args.get("embed") == "1"
     template = "maps/embed.html" if embed else "maps/index.html"
+    if embed:
+        allow_framing_by_this_site()  # the individual page shows it in a frame
     options, problems = _options()
     values = {name: request.args.get(name, "") for name in mapdata.PARAMS}
     try:

@@ -11,6 +11,7 @@ from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import Species
 from tracker.web import get_or_404, requires
+from tracker.web.forms import parse_id
 
 bp = Blueprint("species", __name__, url_prefix="/species")
 
@@ -39,8 +40,8 @@ def confirm(species_id: int):
 @requires("manage")
 def merge(species_id: int):
     source = get_or_404(Species, species_id)
-    target_id = request.form.get("target", "")
-    target = get_session().get(Species, int(target_id)) if target_id.isdigit() else None
+    target_id = parse_id(request.form.get("target"))
+    target = get_session().get(Species, target_id) if target_id is not None else None
     if not FlaskForm().validate_on_submit() or target is None:
         flash("Choose the species to merge into.", "error")
         return redirect(url_for("species.index"))

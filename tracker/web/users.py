@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
-from flask_login import current_user
+from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, EmailField, PasswordField, SelectField
@@ -84,6 +84,8 @@ def edit(user_id: int):
             show_errors(form, exc)
         else:
             session.commit()
+            if form.password.data and user.id == current_user.id:
+                login_user(user)  # a new password ended every session, this one included
             flash(f"Account {user.email} saved.", "info")
             return redirect(url_for("users.index"))
     return render_template("users/form.html", form=form, user=user), form_status(form)
