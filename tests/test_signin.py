@@ -23,6 +23,15 @@ WRONG = "Wrong email or password"
 LIMITS = signin.Limits(pair_free=2, address_free=3, max_delay=60)
 
 
+def authenticate(session, email, password, address, *, limits=LIMITS, now):
+    """Both steps of a sign-in, committed in between as the sign-in page does."""
+    attempt = signin.begin(session, email, address, limits=limits, now=now)
+    session.commit()
+    user = signin.finish(session, attempt, password, limits=limits, now=now)
+    session.commit()
+    return user
+
+
 def attempt(client, email: str, password: str, address: str = "10.0.0.1", **headers):
     """One sign-in from `address` (the socket's peer) with optional extra headers."""
     token = csrf_token(client, "/login")
@@ -38,15 +47,13 @@ def test_delay_doubles_and_a_success_clears_it(session, users):
     user, now = users["researcher"], utcnow()
     for _ in range(3):
         with pytest.raises(SignInRefused):
-            signin.authenticate(session, user.email, "bad", "10.0.0.1", limits=LIMITS, now=now)
+            authenticate(session, user.email, "bad", "10.0.0.1", now=now)
         now += timedelta(seconds=5)
     pair = session.get(LoginThrottle, f"pair:10.0.0.1 {user.email}")
     assert pair.failures == 3
     assert pair.locked_until - pair.last_failure_at == timedelta(seconds=2)  # 1 s, then 2 s
     assert session.get(LoginThrottle, "address:10.0.0.1").failures == 1  # one account tried
-    signed_in = signin.authenticate(
-        session, user.email, PASSWORD, "10.0.0.1", limits=LIMITS, now=now
-    )
+    signed_in = authenticate(session, user.email, PASSWORD, "10.0.0.1", now=now)
     assert signed_in.id == user.id
     session.flush()
     assert session.get(LoginThrottle, f"pair:10.0.0.1 {user.email}") is None
@@ -57,15 +64,15 @@ def test_a_locked_pair_is_refused_without_checking_the_password(session, users):
     user, now = users["ranger"], utcnow()
     for _ in range(2):
         with pytest.raises(SignInRefused):
-            signin.authenticate(session, user.email, "bad", "10.0.0.1", limits=LIMITS, now=now)
+            authenticate(session, user.email, "bad", "10.0.0.1", now=now)
     with pytest.raises(SignInRefused) as refused:
-        signin.authenticate(session, user.email, PASSWORD, "10.0.0.1", limits=LIMITS, now=now)
+        authenticate(session, user.email, PASSWORD, "10.0.0.1", now=now)
     assert refused.value.retry_after == 2
     assert session.get(LoginThrottle, f"pair:10.0.0.1 {user.email}").failures == 2
     # The lock is over after its delay; a streak older than a day starts again at zero.
     later = now + timedelta(days=2)
     with pytest.raises(SignInRefused) as again:
-        signin.authenticate(session, user.email, "bad", "10.0.0.1", limits=LIMITS, now=later)
+        authenticate(session, user.email, "bad", "10.0.0.1", now=later)
     assert again.value.retry_after == 0
     assert session.get(LoginThrottle, f"pair:10.0.0.1 {user.email}").failures == 1
 
@@ -95,11 +102,9 @@ def test_repeated_failures_at_one_account_count_once_against_the_address(session
     now = utcnow()
     for _ in range(10):
         with pytest.raises(SignInRefused, match="Wrong"):
-            signin.authenticate(
-                session, users["admin"].email, "x", "10.0.0.1", limits=limits, now=now
-            )
+            authenticate(session, users["admin"].email, "x", "10.0.0.1", limits=limits, now=now)
     assert session.get(LoginThrottle, "address:10.0.0.1").failures == 1
-    assert signin.authenticate(
+    assert authenticate(
         session, users["ranger"].email, PASSWORD, "10.0.0.1", limits=limits, now=now
     )
 
@@ -184,3 +189,13 @@ def test_parallel_spraying_is_counted_exactly(app, users, monkeypatch):
             select(LoginThrottle.failures).where(LoginThrottle.key == "address:10.0.0.66")
         )
     assert by_address == 4
+
+
+def test_successful_sign_ins_from_one_address_never_count_as_spraying(session, users):
+    """A ranger station behind one address: everyone signing in is not an attack."""
+    limits, now = signin.Limits(pair_free=5, address_free=2, max_delay=60), utcnow()
+    for _ in range(2):
+        for user in users.values():
+            assert authenticate(session, user.email, PASSWORD, "10.0.0.5", limits=limits, now=now)
+    assert session.get(LoginThrottle, "address:10.0.0.5") is None
+    assert session.scalars(select(LoginThrottle)).all() == []

@@ -5,9 +5,11 @@ twice as long after each further failure, up to `max_delay` seconds. An address 
 against more than `address_free` different accounts (password spraying) waits the same way.
 Failures against one account never hold up another account, nor the same account elsewhere.
 
-Counting is exact under concurrency: the counters' rows are created with INSERT ... ON CONFLICT
-DO NOTHING and locked (FOR UPDATE on PostgreSQL, the write lock on SQLite) before the password is
-checked, so parallel guesses are checked one at a time and each is counted.
+Counting is exact under concurrency: every attempt is counted as a failure before its password
+is checked (`begin`, in a short transaction of its own: the counters' rows are created with
+INSERT ... ON CONFLICT DO NOTHING and locked, FOR UPDATE on PostgreSQL, the write lock on SQLite),
+and a success takes its failure back (`finish`). So parallel guesses see each other's counts,
+and no more passwords are checked than the limits allow.
 """
 
 from __future__ import annotations
@@ -43,10 +45,24 @@ def _dummy_hash() -> str:
     return generate_password_hash("not-a-real-password")
 
 
-def authenticate(
-    session: Session, email: str, password: str, address: str, *, limits: Limits, now: datetime
-) -> User:
-    """The active account these credentials belong to, or SignInRefused (failure counted)."""
+@dataclass(frozen=True)
+class Attempt:
+    """A sign-in counted as a failure before its password is checked (see `begin`)."""
+
+    email: str
+    pair_key: str
+    address_key: str
+    new_account: bool  # the first failure against this account from this address: counted there
+
+
+def begin(session: Session, email: str, address: str, *, limits: Limits, now: datetime) -> Attempt:
+    """Count a sign-in from `address` as a failure, or refuse it while its pair or its address
+    must wait (SignInRefused, nothing counted).
+
+    Commit before checking the password (`finish`): the counters' rows stay locked only for this
+    short transaction, never for the slow password hash, so a burst of guesses neither holds up
+    other writers (SQLite has one write lock) nor gets more checks than it is allowed.
+    """
     email = normalise_email(email)
     pair_key, address_key = f"pair:{address} {email}"[:320], f"address:{address}"[:320]
     rows = _locked_rows(session, [address_key, pair_key], now)
@@ -56,15 +72,30 @@ def authenticate(
         raise SignInRefused(
             f"Too many failed sign-ins. Try again in {max(waits)} seconds.", max(waits)
         )
-    user = session.scalar(select(User).where(func.lower(User.email) == email))
+    new_account = pair.failures == 0
+    if new_account:
+        _count_failure(by_address, now, limits.address_free, limits.max_delay)
+    _count_failure(pair, now, limits.pair_free, limits.max_delay)
+    session.flush()
+    return Attempt(email, pair_key, address_key, new_account)
+
+
+def finish(
+    session: Session, attempt: Attempt, password: str, *, limits: Limits, now: datetime
+) -> User:
+    """The active account of a begun attempt, with its failure taken back; or SignInRefused
+    (the failure stays counted)."""
+    user = session.scalar(select(User).where(func.lower(User.email) == attempt.email))
     ok = check_password_hash(user.password_hash if user else _dummy_hash(), password)
     if user is None or not ok or not user.active:
-        if pair.failures == 0:  # a new account tried from this address
-            _count_failure(by_address, now, limits.address_free, limits.max_delay)
-        _count_failure(pair, now, limits.pair_free, limits.max_delay)
-        session.flush()
         raise SignInRefused("Wrong email or password, or the account is not active.")
-    session.delete(pair)
+    rows = _locked_rows(session, [attempt.address_key, attempt.pair_key], now)
+    session.delete(rows[attempt.pair_key])  # a success ends the pair's streak
+    by_address = rows[attempt.address_key]
+    if attempt.new_account:
+        by_address.failures = max(0, by_address.failures - 1)
+        if by_address.failures < limits.address_free:
+            by_address.locked_until = None
     if by_address.failures == 0:
         session.delete(by_address)
     user.last_login_at = now

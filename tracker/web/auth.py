@@ -38,27 +38,28 @@ def login():
     form = SignInForm()
     status = 200
     if form.validate_on_submit():
-        session = get_session()
         try:
-            user = signin.authenticate(
-                session,
-                form.email.data,
-                form.password.data,
-                request.remote_addr or "unknown",  # the proxy's client, if TRACKER_PROXY_HOPS
-                limits=_limits(),
-                now=utcnow(),
-            )
+            user = _sign_in(form.email.data, form.password.data)
         except SignInRefused as exc:
-            session.commit()  # the failure count must stick
             flash(str(exc), "error")
             status = 429 if exc.retry_after else 200
         else:
-            session.commit()
             login_user(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
     elif request.method == "POST":
         status = 400
     return render_template("auth/login.html", form=form), status
+
+
+def _sign_in(email: str, password: str):
+    """Count the attempt (committed before the slow password check), then check it."""
+    session, limits, now = get_session(), _limits(), utcnow()
+    address = request.remote_addr or "unknown"  # the proxy's client, if TRACKER_PROXY_HOPS
+    attempt = signin.begin(session, email, address, limits=limits, now=now)
+    session.commit()  # counted, whatever happens next
+    user = signin.finish(session, attempt, password, limits=limits, now=now)
+    session.commit()
+    return user
 
 
 def _limits() -> signin.Limits:
