@@ -18,8 +18,11 @@ import pytest
 from conftest import SHARED
 from sqlalchemy import func, select
 
-from tracker import events, export, fieldwork, ingest, sightings, sources
+from tracker import clock, events, fieldwork, ingest, sightings, sources
 from tracker.errors import InvalidInput
+from tracker.exports import formats
+from tracker.exports.core import Filters, Options
+from tracker.exports.publisher import Publisher
 from tracker.models import LEOPARD, Deployment, Image, Individual, Sighting, Species, Station
 from tracker.sightings import SightingInput, TagRules
 from tracker.synthetic import jpeg_bytes, xmp_packet
@@ -34,11 +37,10 @@ NAME = 'Кедровая Падь, "ключ" 1'
 
 
 def export_package(session, tmp_path: Path, filters=None, **options) -> Path:
-    """Export through the registry (as the CLI and page do); returns the unpacked folder."""
+    """Export through the list of formats (as the CLI and page do); returns the unpacked folder."""
     buffer = io.BytesIO()
-    export.run_export(
-        session, "camtrap-dp", filters or export.Filters(), buffer, export.Options(**options)
-    )
+    options = {"now": clock.now()} | options
+    formats.run_export(session, "camtrap-dp", filters or Filters(), buffer, Options(**options))
     folder = tmp_path / f"package{len(list(tmp_path.glob('package*')))}"
     with zipfile.ZipFile(buffer) as archive:
         archive.extractall(folder)
@@ -209,6 +211,27 @@ def test_tricky_data_makes_a_valid_package(session, tricky, tmp_path):
     ]  # fmt: skip
 
 
+def test_publisher_and_licence_come_from_the_options(session, tricky, tmp_path):
+    publisher = Publisher(
+        name="Sikhote-Alin Reserve", email="data@reserve.test", package="sikhote-alin-traps",
+        title="Sikhote-Alin camera traps", project="Tiger and leopard survey", acronym="",
+        license="CC-BY-4.0",
+    )  # fmt: skip
+    folder = export_package(session, tmp_path, publisher=publisher)
+    validate(folder)
+    meta = descriptor(folder)
+    assert (meta["name"], meta["title"]) == ("sikhote-alin-traps", "Sikhote-Alin camera traps")
+    assert meta["contributors"] == [
+        {"title": "Sikhote-Alin Reserve", "email": "data@reserve.test", "role": role}
+        for role in ("rightsHolder", "publisher")
+    ]
+    assert {(x["name"], x["path"]) for x in meta["licenses"]} == {
+        ("CC-BY-4.0", "https://creativecommons.org/licenses/by/4.0/")
+    }
+    assert meta["project"]["title"] == "Tiger and leopard survey"
+    assert "acronym" not in meta["project"]  # none given: left out, not empty
+
+
 def test_public_package_never_holds_an_exact_position(session, tricky, tmp_path):
     folder = export_package(session, tmp_path, public=True, grid=0.1)
     validate(folder)
@@ -242,7 +265,9 @@ def test_public_package_never_holds_an_exact_position(session, tricky, tmp_path)
 
 def test_photos_in_the_package(app, session, tricky, tmp_path):
     with app.app_context():
-        folder = export_package(session, tmp_path, include_media=True)
+        folder = export_package(
+            session, tmp_path, include_media=True, media_dir=Path(app.config["MEDIA_DIR"])
+        )
     validate(folder)
     media = table(folder, "media")
     for row in media:
@@ -256,15 +281,15 @@ def test_photos_in_the_package(app, session, tricky, tmp_path):
 
 def test_public_package_with_photos_is_refused(session, tricky):
     with pytest.raises(InvalidInput) as refused:
-        export.run_export(
-            session, "camtrap-dp", export.Filters(), io.BytesIO(),
-            export.Options(public=True, include_media=True),
+        formats.run_export(
+            session, "camtrap-dp", Filters(), io.BytesIO(),
+            Options(public=True, include_media=True, now=clock.now()),
         )  # fmt: skip
     assert "never includes the photos" in refused.value.errors["include_media"]
 
 
 def test_filters_clip_deployments_and_choose_the_animals(session, tricky, tmp_path):
-    filters = export.Filters.parse(
+    filters = Filters.parse(
         session, date_from="2024-03-10", date_to="2024-03-20", species="Amur leopard"
     )
     folder = export_package(session, tmp_path, filters)

@@ -11,8 +11,10 @@ import pytest
 from pyproj import Transformer
 from sqlalchemy import select
 
-from tracker import export, fieldwork
+from tracker import clock, fieldwork
 from tracker.errors import InvalidInput
+from tracker.exports import formats
+from tracker.exports.core import Filters, Options
 from tracker.models import LEOPARD, Deployment, Individual, Sighting, Species, Station
 
 TZ = ZoneInfo("Asia/Vladivostok")
@@ -68,9 +70,8 @@ def survey(session):
 
 def export_secr(session, filters=None, **options) -> dict[str, str]:
     buffer = io.BytesIO()
-    rows = export.run_export(
-        session, "secr", filters or export.Filters(), buffer, export.Options(**options)
-    )
+    options = {"now": clock.now()} | options
+    rows = formats.run_export(session, "secr", filters or Filters(), buffer, Options(**options))
     with zipfile.ZipFile(buffer) as archive:
         files = {name: archive.read(name).decode("utf-8") for name in archive.namelist()}
     files["rows"] = rows
@@ -84,7 +85,7 @@ def data_lines(text: str) -> list[list[str]]:
 
 
 def test_hand_computed_example(session, survey):
-    filters = export.Filters.parse(session, date_from="2024-05-01", date_to="2024-05-06")
+    filters = Filters.parse(session, date_from="2024-05-01", date_to="2024-05-06")
     files = export_secr(session, filters, occasion_days=2)
     assert sorted(files) == ["README.txt", "captures.txt", "rows", "traps.txt"]
     assert data_lines(files["captures.txt"]) == [
@@ -124,7 +125,7 @@ def test_one_day_occasions_and_the_survey_from_the_deployments(session, survey):
 
 
 def test_chosen_stations_only(session, survey):
-    filters = export.Filters.parse(session, stations=["KP-02"])
+    filters = Filters.parse(session, stations=["KP-02"])
     files = export_secr(session, filters)
     assert [(t[0], t[3]) for t in data_lines(files["traps.txt"])] == [("KP-02", "1111")]
     assert data_lines(files["captures.txt"]) == [
@@ -137,7 +138,7 @@ def test_another_species_and_unknown_sex(session, survey):
     tiger = session.scalar(select(Individual).where(Individual.code == "AT-01"))
     tiger.sex = "unknown"
     session.commit()
-    files = export_secr(session, export.Filters.parse(session, species="Amur tiger"))
+    files = export_secr(session, Filters.parse(session, species="Amur tiger"))
     assert data_lines(files["captures.txt"]) == [["LLNP2024", "AT-01", "4", "KP-01", "NA"]]
     assert "Panthera tigris altaica" in files["captures.txt"]
 
@@ -165,7 +166,7 @@ def test_a_survey_across_new_year_is_one_session_per_year(session):
     session.add(Sighting(deployment=dep, species=leopard, individual=cat, event_start=start,
                          event_end=start))  # fmt: skip
     session.commit()
-    filters = export.Filters.parse(session, date_from="2024-12-30", date_to="2025-01-03")
+    filters = Filters.parse(session, date_from="2024-12-30", date_to="2025-01-03")
     files = export_secr(session, filters)
     assert sorted(files) == [
         "README.txt", "captures.txt", "rows", "traps-LLNP2024.txt", "traps-LLNP2025.txt"

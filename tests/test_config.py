@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tracker import config, create_app
+from tracker.exports.publisher import Publisher
 
 TRACKER = str(Path(sys.executable).with_name("tracker"))
 
@@ -64,12 +65,23 @@ def test_environment_overrides(clean_env, monkeypatch, tmp_path):
     [
         ("TRACKER_TIMEZONE", "Mars/Olympus", "not an IANA time zone"),
         ("TRACKER_MAX_UPLOAD_MB", "lots", "must be a whole number"),
+        ("TRACKER_LICENSE", "CC-BY-SA-4.0", "TRACKER_LICENSE must be one of CC0-1.0"),
+        ("TRACKER_PUBLISHER_PACKAGE", "My Park", "TRACKER_PUBLISHER_PACKAGE must be lower case"),
+        ("TRACKER_PUBLISHER_TITLE", " ", "TRACKER_PUBLISHER_TITLE must be not empty"),
     ],
 )
 def test_bad_settings_are_named(clean_env, monkeypatch, name, value, message):
     monkeypatch.setenv(name, value)
     with pytest.raises(RuntimeError, match=message):
         create_app()
+
+
+def test_camtrap_dp_publisher_from_the_environment(clean_env, monkeypatch):
+    monkeypatch.setenv("TRACKER_PUBLISHER_NAME", " Sikhote-Alin Reserve ")
+    monkeypatch.setenv("TRACKER_LICENSE", "CC0-1.0")
+    found = Publisher.from_config(create_app().config)
+    assert (found.name, found.license) == ("Sikhote-Alin Reserve", "CC0-1.0")
+    assert found.title == Publisher.title  # the rest keeps its default
 
 
 def test_url_normalisation_keeps_sqlite_and_explicit_drivers():

@@ -7,8 +7,9 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from tracker import export, fieldwork
+from tracker import fieldwork
 from tracker.errors import InvalidInput
+from tracker.exports import core as export
 from tracker.models import LEOPARD, Individual, IndividualCode, Species
 
 

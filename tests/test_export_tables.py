@@ -18,9 +18,11 @@ import pytest
 from conftest import csrf_token, fetch
 from sqlalchemy import insert, select
 
-from tracker import effort, events, export, export_tables
+from tracker import clock, events
 from tracker.errors import InvalidInput
-from tracker.export import Filters, Options
+from tracker.exports import effort, formats, tables
+from tracker.exports.core import Filters, Options
+from tracker.exports.formats import Format
 from tracker.models import (
     LEOPARD,
     AuditLog,
@@ -35,6 +37,7 @@ from tracker.models import (
 from tracker.web import exports as web_exports
 
 TODAY = date(2024, 5, 21)
+NOW = datetime(2024, 5, 21, 3, tzinfo=UTC)  # noon in Vladivostok
 KP1 = (43.1234567, 131.4567891)
 KP2 = (43.2345678, 131.3456789)
 EXIF = [(43.1111119, 131.2222229), (43.3333337, 131.1111113)]  # where two photos say they were
@@ -44,10 +47,9 @@ PUBLIC_FORMATS = [("csv", False), ("events-csv", False), ("geojson", False), ("g
 
 
 @pytest.fixture(autouse=True)
-def only_these_formats(monkeypatch):
-    """These tests cover this module's formats; the others are tested where they are written."""
-    monkeypatch.setattr(export, "FORMAT_MODULES", ("tracker.export_tables",))
-    monkeypatch.setattr(effort, "local_today", lambda timezone: TODAY)
+def fixed_clock(monkeypatch):
+    """The CLI and the pages read the clock (tracker.clock.now): "today" is 21 May 2024."""
+    monkeypatch.setattr(clock, "now", lambda: NOW)
 
 
 def utc(day: int, hour: int, minute: int = 0) -> datetime:
@@ -108,7 +110,7 @@ def park(session):
 def write(session, fmt: str, options: Options | None = None, **filters) -> tuple[int, str]:
     out = io.BytesIO()
     parsed = Filters.parse(session, **filters)
-    rows = export.run_export(session, fmt, parsed, out, options or Options())
+    rows = formats.run_export(session, fmt, parsed, out, options or Options(now=NOW))
     return rows, out.getvalue().decode("utf-8")
 
 
@@ -122,7 +124,7 @@ def read_csv(text: str) -> list[dict]:
 def test_csv_columns_and_values(session, park):
     rows, text = write(session, "csv")
     header = text.splitlines()[0].split(",")
-    assert header == list(export_tables.SIGHTING_COLUMNS)
+    assert header == list(tables.SIGHTING_COLUMNS)
     found = {int(r["observationID"]): r for r in read_csv(text)}
     assert rows == len(found) == 6
     s = park["s"]
@@ -158,17 +160,19 @@ def test_csv_columns_and_values(session, park):
 def test_times_are_whole_seconds_in_the_configured_zone(session, park):
     session.get(Sighting, park["s"]["s3"]).event_start = utc(3, 12) + timedelta(microseconds=750)
     session.commit()
-    _, text = write(session, "csv", Options(timezone="Europe/Berlin"), species="Sika deer")
+    _, text = write(session, "csv", Options(now=NOW, timezone="Europe/Berlin"), species="Sika deer")
     [timed, _untimed] = read_csv(text)
     assert timed["eventStart"] == "2024-05-03T14:00:00+02:00"  # summer time
-    _, text = write(session, "csv", Options(timezone="America/Sao_Paulo"), species="Sika deer")
+    _, text = write(
+        session, "csv", Options(now=NOW, timezone="America/Sao_Paulo"), species="Sika deer"
+    )
     assert read_csv(text)[0]["eventStart"] == "2024-05-03T09:00:00-03:00"  # west of Greenwich
 
 
 def test_empty_result_is_the_header_alone(session, park):
     rows, text = write(session, "csv", species="Sika deer", stations=["KP-02"])
     assert rows == 0
-    assert text == ",".join(export_tables.SIGHTING_COLUMNS) + "\n"
+    assert text == ",".join(tables.SIGHTING_COLUMNS) + "\n"
 
 
 @pytest.mark.parametrize(
@@ -195,7 +199,7 @@ def test_filters(session, park, filters, expected):
 def test_events_csv_has_one_row_per_independent_event(session, park):
     rows, text = write(session, "events-csv")
     found = read_csv(text)
-    assert list(found[0]) == list(export_tables.EVENT_COLUMNS)
+    assert list(found[0]) == list(tables.EVENT_COLUMNS)
     assert rows == len(found) == len(session.execute(events.events()).all()) == 4
     s = park["s"]
     first = found[0]
@@ -209,7 +213,7 @@ def test_events_csv_has_one_row_per_independent_event(session, park):
 
 
 def test_csv_with_the_events_option_is_the_events_csv(session, park):
-    assert write(session, "csv", Options(events=True)) == write(session, "events-csv")
+    assert write(session, "csv", Options(now=NOW, events=True)) == write(session, "events-csv")
 
 
 def test_events_follow_the_filters(session, park):
@@ -235,7 +239,7 @@ def test_geojson_points(session, park):
 
 
 def test_geojson_per_station_counts(session, park):
-    rows, text = write(session, "geojson", Options(per_station=True))
+    rows, text = write(session, "geojson", Options(now=NOW, per_station=True))
     features = json.loads(text)["features"]
     assert rows == len(features) == 2
     kp1, kp2 = (f["properties"] for f in features)
@@ -252,7 +256,7 @@ def test_geojson_per_station_counts(session, park):
 
 
 def test_geojson_per_station_follows_the_filters(session, park):
-    _, text = write(session, "geojson", Options(per_station=True), species="Sika deer")
+    _, text = write(session, "geojson", Options(now=NOW, per_station=True), species="Sika deer")
     kp1, kp2 = (f["properties"] for f in json.loads(text)["features"])
     assert (kp1["sightings"], kp1["independentEvents"]) == (2, 1)
     assert (kp2["sightings"], kp2["species"]) == (0, [])
@@ -262,7 +266,7 @@ def test_geojson_per_station_follows_the_filters(session, park):
 
 
 def test_effort_hand_computed(session, park):
-    found = effort.effort(session, Filters(), Options(), today=TODAY)
+    found = effort.effort(session, Filters(), Options(now=NOW), today=TODAY)
     kp1, kp2 = found.stations
     nights = {d.deployment_id: d.trap_nights for s in found.stations for d in s.deployments}
     dep = park["dep"]
@@ -282,7 +286,7 @@ def test_effort_hand_computed(session, park):
 
 def test_effort_clipped_to_the_date_range(session, park):
     filters = Filters.parse(session, date_from="2024-05-06", date_to="2024-05-12")
-    found = effort.effort(session, filters, Options(), today=TODAY)
+    found = effort.effort(session, filters, Options(now=NOW), today=TODAY)
     kp1, kp2 = found.stations
     spans = [(d.start, d.end, d.trap_nights) for s in found.stations for d in s.deployments]
     assert spans == [
@@ -298,19 +302,21 @@ def test_effort_clipped_to_the_date_range(session, park):
 
 def test_effort_of_an_open_deployment_ends_at_its_latest_data_the_range_or_today(session, park):
     until = Filters.parse(session, date_to="2024-05-13")
-    [_, d2] = effort.effort(session, until, Options(), today=TODAY).stations[0].deployments
+    [_, d2] = effort.effort(session, until, Options(now=NOW), today=TODAY).stations[0].deployments
     assert (d2.end, d2.trap_nights) == (date(2024, 5, 14), 3)
     later = Filters.parse(session, date_to="2024-12-31")  # the latest sighting is on the 15th
-    [_, d2] = effort.effort(session, later, Options(), today=TODAY).stations[0].deployments
+    [_, d2] = effort.effort(session, later, Options(now=NOW), today=TODAY).stations[0].deployments
     assert (d2.end, d2.trap_nights) == (date(2024, 5, 15), 4)
     earlier = date(2024, 5, 13)  # data dated after today (a clock to fix) is not effort yet
-    [_, d2] = effort.effort(session, Filters(), Options(), today=earlier).stations[0].deployments
+    [_, d2] = (
+        effort.effort(session, Filters(), Options(now=NOW), today=earlier).stations[0].deployments
+    )
     assert (d2.end, d2.trap_nights) == (earlier, 2)
 
 
 def test_effort_out_of_range_and_filtered_stations(session, park):
     filters = Filters.parse(session, date_from="2024-06-01", stations=["KP-02"])
-    [kp2] = effort.effort(session, filters, Options(), today=TODAY).stations
+    [kp2] = effort.effort(session, filters, Options(now=NOW), today=TODAY).stations
     assert (kp2.station.code, kp2.trap_nights, kp2.deployments, kp2.rate()) == (
         "KP-02", 0, (), None
     )  # fmt: skip
@@ -319,7 +325,7 @@ def test_effort_out_of_range_and_filtered_stations(session, park):
 def test_effort_csv(session, park):
     rows, text = write(session, "effort")
     found = read_csv(text)
-    assert list(found[0]) == list(export_tables.EFFORT_COLUMNS)
+    assert list(found[0]) == list(effort.EFFORT_COLUMNS)
     assert rows == len(found) == 2 + 4 + 4 + 2  # stations, deployments, station-species, species
     station = found[0]
     assert (station["level"], station["locationID"], station["trapNights"]) == (
@@ -360,9 +366,11 @@ def exact_places() -> set[str]:
 
 @pytest.mark.parametrize(("fmt", "per_station"), PUBLIC_FORMATS)
 def test_public_exports_carry_no_exact_coordinate(session, park, fmt, per_station):
-    _, team = write(session, fmt, Options(per_station=per_station))
+    _, team = write(session, fmt, Options(now=NOW, per_station=per_station))
     assert repr(KP1[0]) in team  # the search finds what is there
-    _, public = write(session, fmt, Options(public=True, grid=0.1, per_station=per_station))
+    _, public = write(
+        session, fmt, Options(now=NOW, public=True, grid=0.1, per_station=per_station)
+    )
     assert [place for place in exact_places() if place in public] == []
     assert "Ridge trail" not in public
     assert "by the fallen oak" not in public
@@ -371,11 +379,11 @@ def test_public_exports_carry_no_exact_coordinate(session, park, fmt, per_statio
 
 
 def test_public_csv_generalises_to_the_grid(session, park):
-    _, text = write(session, "csv", Options(public=True, grid=0.1))
+    _, text = write(session, "csv", Options(now=NOW, public=True, grid=0.1))
     row = read_csv(text)[0]
     assert (row["locationID"], row["latitude"], row["longitude"]) == ("KP-01", "43.15", "131.45")
     assert row["locationName"] == row["observationComments"] == row["classifiedBy"] == ""
-    _, coarse = write(session, "csv", Options(public=True, grid=0.5))
+    _, coarse = write(session, "csv", Options(now=NOW, public=True, grid=0.5))
     assert read_csv(coarse)[0]["latitude"] == "43.25"
 
 
@@ -384,7 +392,8 @@ def test_public_csv_generalises_to_the_grid(session, park):
 
 def test_every_export_is_audited(app, session, park):
     write(session, "csv", species="Sika deer")
-    write(session, "effort", Options(public=True))
+    write(session, "effort", Options(now=NOW, public=True))
+    session.commit()  # as the CLI and the page do: run_export leaves the commit to its caller
     found = fetch(app, select(AuditLog.action, AuditLog.details).order_by(AuditLog.id))
     assert [action for action, _ in found] == ["export", "export"]
     first, second = (details for _, details in found)
@@ -433,7 +442,7 @@ def test_cli_empty_result_is_a_file_with_its_header(runner, park, folder):
     result = runner.invoke(args=args)
     assert result.exit_code == 0, result.output
     assert result.stdout == f"0 rows written to {out}\n"
-    assert out.read_text() == ",".join(export_tables.EVENT_COLUMNS) + "\n"
+    assert out.read_text() == ",".join(tables.EVENT_COLUMNS) + "\n"
 
 
 @pytest.mark.parametrize(
@@ -468,7 +477,7 @@ def test_cli_a_format_refusing_an_option_exits_2(runner, park, folder, monkeypat
         out.write(b"half a file")
         raise InvalidInput({"public": "This format is never public."})
 
-    monkeypatch.setitem(export.FORMATS, "csv", (refusing, "csv", "text/csv"))
+    monkeypatch.setattr(formats, "FORMATS", (Format("csv", refusing, "csv", "text/csv", "CSV"),))
     result = runner.invoke(args=["export", "--format", "csv", "--out", str(folder / "x.csv")])
     assert result.exit_code == 2
     assert "public: This format is never public." in result.stderr
@@ -480,7 +489,7 @@ def test_cli_failure_leaves_no_file(runner, park, folder, monkeypatch):
         out.write(b"half a file")
         raise RuntimeError("disk full")
 
-    monkeypatch.setitem(export.FORMATS, "csv", (broken, "csv", "text/csv"))
+    monkeypatch.setattr(formats, "FORMATS", (Format("csv", broken, "csv", "text/csv", "CSV"),))
     out = folder / "log.csv"
     result = runner.invoke(args=["export", "--format", "csv", "--out", str(out)])
     assert result.exit_code == 1
@@ -500,7 +509,7 @@ def test_download(app, as_role, users, park):
     with download(client, format="csv", species=LEOPARD, stations=["KP-01"]) as response:
         assert response.status_code == 200
         body = response.get_data(as_text=True)
-    stamp = effort.local_today("Asia/Vladivostok")
+    stamp = TODAY
     assert response.headers["Content-Disposition"] == (
         f"attachment; filename=tracker-csv-{stamp}.csv"
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,14 +19,16 @@ from conftest import csrf_token, row_counts
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from tracker import effort, export, fieldwork, outages
+from tracker import fieldwork, outages
 from tracker.db import get_session
 from tracker.errors import InvalidInput
-from tracker.export import Filters, Options
+from tracker.exports import effort, formats
+from tracker.exports.core import Filters, Options
 from tracker.models import LEOPARD, AuditLog, DeploymentOutage, Individual, Sighting, Species
 
 TZ = ZoneInfo("Asia/Vladivostok")
 TODAY = date(2024, 5, 21)
+NOW = datetime(2024, 5, 21, 3, tzinfo=UTC)  # noon in Vladivostok
 
 
 def d(day: int, month: int = 5) -> date:
@@ -138,7 +140,7 @@ def test_the_database_refuses_an_outage_ending_before_it_starts(session, park):
 def test_effort_leaves_the_outage_out_unless_another_camera_covers_it(session, park):
     outages.add_outage(session, park["first"], d(3), d(5), "card full", today=TODAY)
     session.commit()
-    found = effort.effort(session, Filters(), Options(), today=TODAY)
+    found = effort.effort(session, Filters(), Options(now=NOW), today=TODAY)
     [kp1] = found.stations
     first, second, running = kp1.deployments
     assert (first.trap_nights, first.outage_nights) == (8, 2)  # 10 nights less 3 and 4 May
@@ -152,21 +154,22 @@ def test_effort_of_an_outage_without_an_end_and_in_a_date_range(session, park):
     outages.add_outage(session, park["running"], d(15), None, "stolen", today=TODAY)
     outages.add_outage(session, park["first"], d(8), None, today=TODAY)
     session.commit()
-    found = effort.effort(session, Filters(), Options(), today=TODAY)
+    found = effort.effort(session, Filters(), Options(now=NOW), today=TODAY)
     first, _, running = found.stations[0].deployments
     assert (first.trap_nights, running.trap_nights, running.outage_nights) == (7, 3, 6)
     clipped = Filters.parse(session, date_from="2024-05-07", date_to="2024-05-16")
-    first, running = effort.effort(session, clipped, Options(), today=TODAY).stations[0].deployments
+    first, running = (
+        effort.effort(session, clipped, Options(now=NOW), today=TODAY).stations[0].deployments
+    )
     assert (first.trap_nights, first.outage_nights) == (1, 3)  # nights 7 | 8, 9, 10
     assert (running.trap_nights, running.outage_nights) == (3, 2)  # 12, 13, 14 | 15, 16
 
 
 def test_effort_csv_has_the_outage_nights(session, park, monkeypatch):
-    monkeypatch.setattr(effort, "local_today", lambda timezone: TODAY)
     outages.add_outage(session, park["first"], d(3), d(5), today=TODAY)
     session.commit()
     buffer = io.BytesIO()
-    export.run_export(session, "effort", Filters(), buffer, Options())
+    formats.run_export(session, "effort", Filters(), buffer, Options(now=NOW))
     lines = buffer.getvalue().decode("utf-8-sig").splitlines()
     header = lines[0].split(",")
     rows = [dict(zip(header, line.split(","), strict=True)) for line in lines[1:]]
@@ -189,7 +192,7 @@ def test_capture_history_usage_leaves_the_outage_out(session, park):
     session.commit()
     buffer = io.BytesIO()
     filters = Filters.parse(session, date_from="2024-05-01", date_to="2024-05-11")
-    export.run_export(session, "secr", filters, buffer, Options())
+    formats.run_export(session, "secr", filters, buffer, Options(now=NOW))
     with zipfile.ZipFile(buffer) as archive:
         traps = archive.read("traps.txt").decode()
         captures = archive.read("captures.txt").decode()
@@ -207,7 +210,9 @@ def test_camtrap_dp_comments_name_the_outages(session, park, tmp_path):
     session.commit()
     for public in (False, True):
         buffer = io.BytesIO()
-        export.run_export(session, "camtrap-dp", Filters(), buffer, Options(public=public))
+        formats.run_export(
+            session, "camtrap-dp", Filters(), buffer, Options(public=public, now=NOW)
+        )
         with zipfile.ZipFile(buffer) as archive:
             text = archive.read("deployments.csv").decode("utf-8")
         assert "Camera not working from 2024-05-05 until it was taken down." in text

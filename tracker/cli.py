@@ -498,30 +498,33 @@ def export_command(fmt, out_path, date_from, date_to, species, individual, stati
     Exit status 2, and no file, when a filter or the format is refused; an empty result is a file
     with its header. Every export is recorded in the audit log.
     """
-    from tracker import export, export_tables
+    from tracker import clock
+    from tracker.exports import formats
+    from tracker.exports.core import Filters, options_from_config
 
     session = get_session()
     try:
-        if fmt not in export.formats():
-            known = ", ".join(export.formats())
-            raise InvalidInput({"format": f"Unknown format {fmt!r}; choose one of {known}."})
+        formats.find(fmt)
         if not out_path.parent.is_dir():
             raise InvalidInput({"out": f"There is no folder {out_path.parent}."})
-        filters = export.Filters.parse(
+        filters = Filters.parse(
             session, date_from=date_from, date_to=date_to, stations=stations, species=species,
             individual=individual,
         )  # fmt: skip
     except InvalidInput as exc:
         fail(exc)
-    config = current_app.config
-    options = export_tables.options_from_config(
-        config, public=public, per_station=per_station, occasion_days=occasion_days,
-        include_media=include_media, base_url=base_url.rstrip("/"),
+    options = options_from_config(
+        current_app.config, clock.now(), public=public, per_station=per_station,
+        occasion_days=occasion_days, include_media=include_media, base_url=base_url.rstrip("/"),
     )  # fmt: skip
+
+    def write(out) -> int:
+        rows = formats.run_export(session, fmt, filters, out, options)
+        session.commit()  # the audit row, once the file is written
+        return rows
+
     try:  # a format may refuse an option (a public capture history): no file, exit 2
-        rows = write_whole(
-            out_path, lambda out: export.run_export(session, fmt, filters, out, options)
-        )
+        rows = write_whole(out_path, write)
     except InvalidInput as exc:
         fail(exc)
     click.echo(f"{rows} rows written to {out_path}")

@@ -60,6 +60,11 @@ def wall_time_problem(
     return f"local time {shown} is ambiguous in {tz_name} (repeated at a clock change)"
 
 
+def now() -> datetime:
+    """The current moment, in UTC: read by the edges (CLI commands, views), passed on from there."""
+    return datetime.now(UTC)
+
+
 def local_today(tz_name: str) -> date:
     """Today's date in the given time zone (the park's day, not the server's)."""
     return datetime.now(ZoneInfo(tz_name)).date()

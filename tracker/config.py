@@ -141,6 +141,7 @@ def from_environment(instance: Path) -> dict:
         settings[key] = os.environ.get(f"TRACKER_{key}") or settings[key]
     _map_env(settings)
     _security_env(settings)
+    _publisher_env(settings)
     return settings
 
 
@@ -157,6 +158,17 @@ def _security_env(settings: dict) -> None:
             f"TRACKER_PROXY_HOPS must be 0 to 10 (proxies in front of the app), "
             f"not {settings['PROXY_HOPS']}"
         )
+
+
+def _publisher_env(settings: dict) -> None:
+    """Camtrap DP's publisher, licence and project (TRACKER_PUBLISHER_*, TRACKER_LICENSE)."""
+    from tracker.exports.publisher import CONFIG_KEYS, Publisher
+
+    for key in CONFIG_KEYS.values():
+        if f"TRACKER_{key}" in os.environ:
+            settings[key] = os.environ[f"TRACKER_{key}"].strip()
+    for key, wanted in Publisher.from_config(settings).problems().items():
+        raise RuntimeError(f"TRACKER_{key} must be {wanted}, not {settings.get(key)!r}")
 
 
 def _map_env(settings: dict) -> None:

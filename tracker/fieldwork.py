@@ -11,7 +11,7 @@ import io
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import func, select
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from tracker import audit, clock
 from tracker.errors import InvalidInput
-from tracker.models import Camera, Deployment, Image, Sighting, Station, User
+from tracker.models import Camera, Deployment, Image, Station, User
 
 # Letters, digits and hyphens: a station code is a detector name in capture-recapture files,
 # where spaces and underscores break the readers.
@@ -412,29 +412,3 @@ def deployment_for_upload(
             }
         )
     return active[0]
-
-
-def known_until(session: Session, deployments: list[Deployment]) -> dict[int, date]:
-    """The last day each open deployment's data reaches: the local day of its latest photo or
-    sighting (the last card brought in), or its start day when nothing came in yet.
-
-    What happened at the camera since then is not in the tracker yet, so exports and effort end
-    an open deployment there rather than today.
-    """
-    open_ones = {d.id: d for d in deployments if d.end_date is None}
-    latest: dict[int, datetime] = {}
-    for column, owner in ((Image.taken_at_utc, Image), (Sighting.event_end, Sighting)):
-        rows = session.execute(
-            select(owner.deployment_id, func.max(column))
-            .where(owner.deployment_id.in_(open_ones))
-            .group_by(owner.deployment_id)
-        )
-        for dep_id, moment in rows:
-            if moment is not None and (dep_id not in latest or moment > latest[dep_id]):
-                latest[dep_id] = moment
-    return {
-        dep_id: max(d.start_date, latest[dep_id].astimezone(ZoneInfo(d.timezone)).date())
-        if dep_id in latest
-        else d.start_date
-        for dep_id, d in open_ones.items()
-    }

@@ -18,10 +18,11 @@ from sqlalchemy import select
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import Length
 
-from tracker import effort, export
+from tracker import clock
 from tracker.db import get_session
 from tracker.errors import InvalidInput
-from tracker.export_tables import options_from_config
+from tracker.exports import effort, formats
+from tracker.exports.core import Filters, Options, options_from_config
 from tracker.models import Species, Station
 from tracker.web import requires
 from tracker.web.forms import form_status, show_errors
@@ -29,14 +30,6 @@ from tracker.web.forms import form_status, show_errors
 bp = Blueprint("exports", __name__, url_prefix="/exports")
 
 SPOOL_BYTES = 8 * 1024 * 1024
-FORMAT_LABELS = {
-    "csv": "CSV: one row per sighting",
-    "events-csv": "CSV: one row per independent event",
-    "geojson": "GeoJSON: sightings as points (or one feature per station)",
-    "camtrap-dp": "Camtrap DP package (zip)",
-    "secr": "Capture histories for secr (zip)",
-    "effort": "CSV: trap-nights and events per 100 trap-nights",
-}
 # Filters.parse names its fields as typed on the command line; the form's differ.
 FIELD_NAMES = {"from": "date_from", "to": "date_to"}
 
@@ -57,9 +50,9 @@ class FilterForm(FlaskForm):
         self.species.choices = [("", "All species")] + [(s, f"{c} ({s})") for s, c in names]
         return self
 
-    def filters(self, session) -> export.Filters:
+    def filters(self, session) -> Filters:
         try:
-            return export.Filters.parse(
+            return Filters.parse(
                 session,
                 date_from=self.date_from.data,
                 date_to=self.date_to.data,
@@ -87,24 +80,26 @@ class EffortForm(FilterForm):
 def index():
     session = get_session()
     form = ExportForm().fill(session)
-    known = export.formats()
-    form.format.choices = [(name, FORMAT_LABELS.get(name, name)) for name in known]
+    form.format.choices = [(f.name, f.label) for f in formats.FORMATS]
     if form.validate_on_submit():
         try:
             return _download(session, form.format.data, form.filters(session), form)
         except InvalidInput as exc:
             show_errors(form, exc)
-    grid = current_app.config.get("PUBLIC_GRID", export.Options.grid)
+    grid = current_app.config.get("PUBLIC_GRID", Options.grid)
     return render_template("exports/index.html", form=form, grid=grid), form_status(form)
 
 
-def _download(session, fmt: str, filters: export.Filters, form: ExportForm):
+def _download(session, fmt: str, filters: Filters, form: ExportForm):
     public, per_station = form.public.data, form.per_station.data
-    options = options_from_config(current_app.config, public=public, per_station=per_station)
+    options = options_from_config(
+        current_app.config, clock.now(), public=public, per_station=per_station
+    )
     # Up to SPOOL_BYTES in memory; beyond, a file on disk that send_file closes once it is sent.
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
     try:
-        rows = export.run_export(session, fmt, filters, spool, options, actor=current_user)
+        rows = formats.run_export(session, fmt, filters, spool, options, actor=current_user)
+        session.commit()  # the audit row, once the file is written
         size = spool.tell()
         spool.seek(0)
         if size <= SPOOL_BYTES:  # small: sent from memory, no file left open
@@ -115,10 +110,9 @@ def _download(session, fmt: str, filters: export.Filters, form: ExportForm):
     except BaseException:
         spool.close()
         raise
-    _, suffix, media_type = export.formats()[fmt]
-    day = effort.local_today(options.timezone)
-    name = f"tracker-{fmt}-{day}.{suffix.lstrip('.')}"
-    response = send_file(body, mimetype=media_type, as_attachment=True, download_name=name,
+    found = formats.find(fmt)
+    name = f"tracker-{fmt}-{options.today}.{found.suffix}"
+    response = send_file(body, mimetype=found.media_type, as_attachment=True, download_name=name,
                          conditional=False, etag=False)  # fmt: skip
     response.content_length = size
     response.headers["X-Export-Rows"] = str(rows)
@@ -133,7 +127,7 @@ def effort_page():
     found, refused = None, not form.validate()
     if not refused:
         try:
-            options = options_from_config(current_app.config)
+            options = options_from_config(current_app.config, clock.now())
             found = effort.effort(session, form.filters(session), options)
         except InvalidInput as exc:
             show_errors(form, exc)

@@ -2,7 +2,7 @@
 
 A deployment's trap-nights run from its start date to its end date (1 to 11 May is 10 nights); one
 still in the field counts until the day of its latest photo or sighting, the last card brought in
-(tracker.fieldwork.known_until): the nights since are not in the tracker yet, and counting them
+(tracker.exports.spans.known_until): the nights since are not in the tracker yet, and counting them
 would dilute its events. Both are clipped to the filters' date range, whose days count in full.
 A station's trap-nights are the nights at least one of its cameras was out: two cameras at one
 station on one night are one trap-night, as they make one independent event.
@@ -16,14 +16,24 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from tracker import clock, events, fieldwork, outages
-from tracker.export import Filters, Options
-from tracker.export_tables import counts, stations
+from tracker import events, outages
+from tracker.exports.core import Filters, Options, counts, station_place, stations
+from tracker.exports.spans import known_until
+from tracker.exports.tables import write_csv
 from tracker.models import Deployment, Individual, Species, Station
+
+# fmt: off
+EFFORT_COLUMNS = (
+    "level", "locationID", "locationName", "latitude", "longitude", "deploymentID", "start",
+    "end", "trapNights", "outageNights", "scientificName", "vernacularName", "independentEvents",
+    "eventsPer100TrapNights",
+)
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -80,11 +90,6 @@ def per_100(events_found: int, trap_nights: int) -> float | None:
     return round(100 * events_found / trap_nights, 3) if trap_nights else None
 
 
-def local_today(timezone: str) -> date:
-    """Today in the park: no effort counts beyond it (tests replace it)."""
-    return clock.local_today(timezone)
-
-
 def effort(
     session: Session, filters: Filters, options: Options, today: date | None = None
 ) -> Effort:
@@ -95,7 +100,7 @@ def effort(
     photo or sighting (not beyond `today`). The range's days count in full: from 5 to 7 May
     (inclusive) clips it to 5 to 8 May, 3 nights.
     """
-    today = today or local_today(options.timezone)
+    today = today or options.today
     deployments = defaultdict(list)
     for found in _deployment_effort(session, filters, today):
         deployments[found.station_id].append(found)
@@ -134,7 +139,7 @@ def _deployment_effort(session: Session, filters: Filters, today: date):
         query = query.where(Deployment.station_id.in_(filters.station_ids))
     low, high = filters.date_from, filters.date_to
     deployments = session.scalars(query).all()
-    known = fieldwork.known_until(session, deployments)
+    known = known_until(session, deployments)
     for d in deployments:
         last = d.end_date or min(known[d.id], today)
         if (high and d.start_date > high) or (low and last < low):
@@ -154,3 +159,45 @@ def _species_of(session: Session, filters: Filters, counted: dict) -> tuple[Spec
         wanted.add(session.get(Individual, filters.individual_id).species_id)
     query = select(Species).where(Species.id.in_(wanted)).order_by(Species.id)
     return tuple(session.scalars(query))
+
+
+# --- the CSV ------------------------------------------------------------------------------------
+
+
+def effort_rows(found, options: Options):
+    """The effort (tracker.effort.Effort) as rows of EFFORT_COLUMNS: per station, its row, its
+    deployments' rows and a row per species; then a row per species over all stations."""
+    for s in found.stations:
+        lat, lon = station_place(s.station, options)
+        name = None if options.public else s.station.name
+        place = {"locationID": s.station.code, "locationName": name, "latitude": lat}
+        place |= {"longitude": lon, "trapNights": s.trap_nights}
+        all_events = sum(s.events.values())
+        yield _row("station", place, independentEvents=all_events, eventsPer100TrapNights=s.rate())
+        for d in s.deployments:
+            yield _row("deployment", place, deploymentID=d.deployment_id, start=d.start,
+                       end=d.end, trapNights=d.trap_nights,
+                       outageNights=d.outage_nights)  # fmt: skip
+        for sp in found.species:
+            yield _row("station-species", place, **_species_fields(sp),
+                       independentEvents=s.events.get(sp.id, 0),
+                       eventsPer100TrapNights=s.rate(sp.id))  # fmt: skip
+    for sp in found.species:
+        yield _row("species", {"trapNights": found.trap_nights}, **_species_fields(sp),
+                   independentEvents=found.events_of(sp.id),
+                   eventsPer100TrapNights=found.rate(sp.id))  # fmt: skip
+
+
+def _row(level: str, place: dict, **fields) -> tuple:
+    values = {"level": level} | place | fields
+    return tuple(values.get(column) for column in EFFORT_COLUMNS)
+
+
+def _species_fields(species: Species) -> dict:
+    return {"scientificName": species.scientific_name, "vernacularName": species.common_name}
+
+
+def write_effort(session: Session, filters: Filters, out: BinaryIO, options: Options) -> int:
+    """Trap-nights and independent events per 100 trap-nights, per station and species."""
+    found = effort(session, filters, options)
+    return write_csv(out, EFFORT_COLUMNS, [list(effort_rows(found, options))])

@@ -1,26 +1,29 @@
-"""Exports of the sighting log: what every format shares (filters, the registry, generalising).
+"""What every export format shares: the filters a person typed, checked, and the options.
 
-Each format is a writer `write(session, filters, out, options) -> rows` that streams to a binary
-file object `out` and returns how many data rows it wrote. The CLI (`tracker export`) and the
-export page call `run_export`, which checks the filters, writes, and records the export in the
-audit log. Bad filters raise InvalidInput (exit status 2 on the command line); an empty result
-is a valid file with its headers.
+Each format is a writer `write(session, filters, out, options) -> rows` (the list of them is in
+tracker.exports.formats) that streams to a binary file object `out` and returns how many data
+rows it wrote. Everything a writer needs from outside comes in its Options: the media folder,
+the moment of the export, the publisher; no writer reads Flask's app or the clock. Bad filters
+raise InvalidInput (exit status 2 on the command line); an empty result is a valid file with its
+headers.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import BinaryIO
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from tracker import audit, clock, individuals
+from tracker import clock, individuals
 from tracker.errors import InvalidInput
-from tracker.models import Deployment, Sighting, Species, Station, User
+from tracker.exports.publisher import Publisher
+from tracker.models import Deployment, Sighting, Species, Station
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,35 @@ class Options:
     per_station: bool = False  # GeoJSON: one feature per station instead of per sighting
     events: bool = False  # CSV: one row per independent event instead of per sighting
     include_media: bool = False  # Camtrap DP: put the image files in the package
+    media_dir: Path | None = None  # where the originals are (Camtrap DP with include_media)
+    now: datetime | None = None  # the moment of the export (UTC), read at the edge
+    publisher: Publisher = field(default_factory=Publisher)  # Camtrap DP's metadata
+
+    @property
+    def moment(self) -> datetime:
+        """The moment of the export; the edge (CLI command or view) sets it."""
+        if self.now is None:
+            raise ValueError("Options.now is not set: the caller reads the clock, not a writer")
+        return self.now
+
+    @property
+    def today(self) -> date:
+        """The park's date at the moment of the export: nothing is counted beyond it."""
+        return self.moment.astimezone(ZoneInfo(self.timezone)).date()
+
+
+def options_from_config(config: Mapping, now: datetime, **changes) -> Options:
+    """Options from the app's settings (time zone, event window, public grid, media folder,
+    publisher) and the moment of the export, then `changes`."""
+    settings = {
+        "timezone": config.get("TIMEZONE", Options.timezone),
+        "minutes": int(config.get("EVENT_MINUTES", Options.minutes)),
+        "grid": float(config.get("PUBLIC_GRID", Options.grid)),
+        "media_dir": Path(config["MEDIA_DIR"]) if config.get("MEDIA_DIR") else None,
+        "publisher": Publisher.from_config(config),
+        "now": now,
+    }
+    return Options(**(settings | changes))
 
 
 def generalise(value: float, grid: float) -> float:
@@ -160,51 +192,21 @@ def generalise(value: float, grid: float) -> float:
     return round((math.floor(value / grid) + 0.5) * grid, 10)
 
 
-Writer = Callable[[Session, Filters, BinaryIO, Options], int]
-# name -> (writer, file suffix, media type). Formats register themselves here when their module
-# is imported (see formats()).
-FORMATS: dict[str, tuple[Writer, str, str]] = {}
-FORMAT_MODULES = ("tracker.export_tables", "tracker.camtrapdp", "tracker.capthist")
+def station_place(station: Station, options: Options) -> tuple[float, float]:
+    """A station's latitude and longitude as exported: generalised when public."""
+    if not options.public:
+        return station.latitude, station.longitude
+    return generalise(station.latitude, options.grid), generalise(station.longitude, options.grid)
 
 
-def formats() -> dict[str, tuple[Writer, str, str]]:
-    """Every export format, its modules imported on first use."""
-    import importlib
-
-    for module in FORMAT_MODULES:
-        importlib.import_module(module)
-    return FORMATS
+def counts(session: Session, query: Select) -> dict[tuple[int, int], int]:
+    """A query of (key, key, count) rows as a dictionary."""
+    return {(a, b): n for a, b, n in session.execute(query)}
 
 
-def register(name: str, suffix: str, media_type: str):
-    def decorator(writer: Writer) -> Writer:
-        FORMATS[name] = (writer, suffix, media_type)
-        return writer
-
-    return decorator
-
-
-def run_export(
-    session: Session,
-    fmt: str,
-    filters: Filters,
-    out: BinaryIO,
-    options: Options,
-    actor: User | None = None,
-) -> int:
-    """Write one export and record it in the audit log (who, format, filters, row count)."""
-    known = formats()
-    if fmt not in known:
-        raise InvalidInput({"format": f"Unknown format {fmt!r}; choose one of {', '.join(known)}."})
-    writer = known[fmt][0]
-    rows = writer(session, filters, out, options)
-    audit.record(
-        session, actor, "export", "export", None, format=fmt, filters=filters.described,
-        public=options.public, rows=rows,
-    )  # fmt: skip
-    session.commit()
-    return rows
-
-
-def options_dict(options: Options) -> dict:
-    return asdict(options)
+def stations(session: Session, filters: Filters) -> list[Station]:
+    """The chosen stations, or all of them, by code."""
+    query = select(Station).order_by(Station.code)
+    if filters.station_ids:
+        query = query.where(Station.id.in_(filters.station_ids))
+    return list(session.scalars(query))

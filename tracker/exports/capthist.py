@@ -35,9 +35,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker import events, outages
-from tracker.camtrapdp import deployment_spans, member, misdated_sightings, sighting_conditions
 from tracker.errors import InvalidInput
-from tracker.export import Filters, Options, register
+from tracker.exports.archive import member
+from tracker.exports.core import Filters, Options
+from tracker.exports.spans import deployment_spans, misdated_sightings, sighting_conditions
 from tracker.models import LEOPARD, Individual, Sighting, Species, Station
 
 SESSION_PREFIX = "LLNP"  # Land of the Leopard National Park
@@ -242,7 +243,6 @@ def readme_text(history: CaptureHistories, options: Options) -> str:
     return "\n\n".join(notes) + "\n"
 
 
-@register("secr", ".zip", "application/zip")
 def write(session: Session, filters: Filters, out: BinaryIO, options: Options) -> int:
     """Write the capture histories as a zip; returns the number of detections."""
     if options.public:
@@ -254,11 +254,13 @@ def write(session: Session, filters: Filters, out: BinaryIO, options: Options) -
             {"occasion_days": f"An occasion lasts from 1 to {MAX_OCCASION_DAYS} days."}
         )
     history = capture_histories(session, filters, options)
+    moment = options.moment.astimezone(ZoneInfo(options.timezone))  # the members' date
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(member("captures.txt"), captures_text(history, options))
+        archive.writestr(member("captures.txt", moment), captures_text(history, options))
         for survey in history.sessions:
-            archive.writestr(member(traps_file(history, survey)), traps_text(history, survey))
+            name = traps_file(history, survey)
+            archive.writestr(member(name, moment), traps_text(history, survey))
         if not history.sessions:
-            archive.writestr(member("traps.txt"), traps_text(history, None))
-        archive.writestr(member("README.txt"), readme_text(history, options))
+            archive.writestr(member("traps.txt", moment), traps_text(history, None))
+        archive.writestr(member("README.txt", moment), readme_text(history, options))
     return sum(len(s.detections) for s in history.sessions)
