@@ -6,6 +6,7 @@ Real JPEGs (tracker.synthetic), a real database on each backend, real previews o
 from __future__ import annotations
 
 import hashlib
+import html
 import io
 import re
 import zipfile
@@ -348,24 +349,40 @@ def test_bad_filters_say_so(as_role, field, catalogue, query, message):
     assert 'action="/images/"' in page  # the filter form, to correct it
 
 
-def test_list_is_paginated(app, as_role, field):
+def pager_links(client, query: str = "") -> dict[str, str]:
+    page = client.get(f"/images/{query}").get_data(as_text=True)
+    links = re.findall(r'<a href="/images/([^"]*)"(?: rel="\w+")?>([^<]+)</a>', page)
+    return {label.strip(" \u2039\u203a\xab\xbb"): html.unescape(href) for href, label in links}
+
+
+def test_list_pages_are_keysets_with_older_and_newer_links(app, as_role, field):
     files = {
         f"p{i:02}.jpg": jpeg_bytes(
             datetime(2024, 2, 1, 12) + timedelta(minutes=i), size=(64, 48), seed=i
         )
         for i in range(61)
     }
+    files["none.jpg"] = jpeg_bytes(None, size=(64, 48), seed=99)
     add_images(app, field["a"], files)
     client = as_role("researcher")
     first = shown(client)
     assert len(first) == 60
     assert first[0] == "p60.jpg" and first[-1] == "p01.jpg"
-    page = client.get("/images/?deployment={a}".format(**field)).get_data(as_text=True)
-    assert "page 1 of 2" in page
-    assert f'href="/images/?deployment={field["a"]}&amp;page=2"' in page
-    assert shown(client, "?page=2") == ["p00.jpg"]
-    assert shown(client, "?page=99") == ["p00.jpg"]  # past the end: the last page
-    assert shown(client, "?page=x") == first
+    links = pager_links(client, "?deployment={a}".format(**field))
+    assert set(links) >= {"older"} and "newer" not in links
+    older = links["older"]
+    assert older.startswith(f"?deployment={field['a']}&before=2024-02-01T")
+    assert shown(client, older) == ["p00.jpg", "none.jpg"]  # no capture time: last
+    links = pager_links(client, older)
+    assert "older" not in links
+    assert shown(client, links["newer"]) == first
+    assert shown(client, links["newest"]) == first
+    # From the photo without a time, "newer" goes back into the timed ones.
+    none_id = re.search(r"_(\d+)$", older).group(1)
+    assert shown(client, f"?after=none_{int(none_id) + 1}")[-2:] == ["p00.jpg", "none.jpg"]
+    # Old page numbers and broken cursors show the newest page, never an error.
+    assert shown(client, "?page=2") == first
+    assert shown(client, "?before=yesterday_x") == first
 
 
 def test_dashboard_links_latest_uploads_to_the_image(as_role, field, catalogue):

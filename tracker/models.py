@@ -212,6 +212,27 @@ class DeploymentOutage(Base):
     deployment: Mapped[Deployment] = relationship(back_populates="outages")
 
 
+# The image list's status filters, as conditions on the link counts the database keeps on each
+# image. Each has a partial index of its own in capture order (see tracker/imagelist.py).
+IMAGE_STATUSES = {
+    "untagged": "sighting_count = 0",
+    "tagged": "sighting_count > blank_count",
+    "blank": "blank_count > 0",
+    "timestamp": "timestamp_issue IS NOT NULL",
+}
+
+
+def _status_index(status: str) -> Index:
+    where = text(IMAGE_STATUSES[status])
+    return Index(
+        f"ix_image_{status}_taken",
+        "taken_at_utc",
+        "id",
+        sqlite_where=where,
+        postgresql_where=where,
+    )
+
+
 class Image(Base):
     """One stored camera-trap photo (Camtrap DP `media`)."""
 
@@ -219,6 +240,10 @@ class Image(Base):
     __table_args__ = (
         CheckConstraint(_in("location_source", LOCATION_SOURCES), name="location_source"),
         Index("ix_image_deployment_taken", "deployment_id", "taken_at_utc"),
+        # Keyset pages in capture order; SQLite has the id in every index, PostgreSQL needs it.
+        Index("ix_image_deployment_taken_id", "deployment_id", "taken_at_utc", "id"),
+        Index("ix_image_taken_id", "taken_at_utc", "id"),
+        *(_status_index(s) for s in IMAGE_STATUSES),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -246,9 +271,30 @@ class Image(Base):
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id", ondelete="RESTRICT"))
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # How many sightings, and sightings of a blank frame, this photo belongs to. Database
+    # triggers keep them (and ImageCount) right whatever writes the links, so never set them.
+    sighting_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    blank_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     deployment: Mapped[Deployment] = relationship()
     uploaded_by: Mapped[User | None] = relationship()
+
+
+class ImageCount(Base):
+    """Photos per deployment in all and per status, kept by database triggers on every insert,
+    delete and change of images, sighting links, sightings' species and species' kinds: the
+    image list and the dashboard add up a few hundred rows instead of counting a million."""
+
+    __tablename__ = "image_count"
+
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("deployment.id", ondelete="CASCADE"), primary_key=True
+    )
+    images: Mapped[int] = mapped_column(default=0)
+    untagged: Mapped[int] = mapped_column(default=0)
+    tagged: Mapped[int] = mapped_column(default=0)
+    blank: Mapped[int] = mapped_column(default=0)
+    timestamp_issues: Mapped[int] = mapped_column(default=0)
 
 
 class Species(Base):

@@ -34,7 +34,16 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from tracker import events
 from tracker.config import DEFAULT_TIMEZONE
-from tracker.models import LEOPARD, Deployment, Image, Individual, Sighting, Species, Station
+from tracker.models import (
+    LEOPARD,
+    Deployment,
+    Image,
+    ImageCount,
+    Individual,
+    Sighting,
+    Species,
+    Station,
+)
 
 
 @dataclass(frozen=True)
@@ -94,8 +103,10 @@ def _overview(session: Session, all_events: int, leopard_events: int) -> Overvie
     def count(model) -> int:
         return session.scalar(select(func.count()).select_from(model)) or 0
 
+    # Photos from the counts the database keeps per deployment: a million rows are not counted.
+    images = session.scalar(select(func.coalesce(func.sum(ImageCount.images), 0)))
     return Overview(
-        count(Image), count(Sighting), count(Individual), count(Station), all_events, leopard_events
+        images, count(Sighting), count(Individual), count(Station), all_events, leopard_events
     )
 
 

@@ -8,10 +8,7 @@ base name of the original, cleaned of anything a header cannot carry.
 from __future__ import annotations
 
 import logging
-import math
 import os
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -27,16 +24,16 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from PIL import Image as PILImage
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import contains_eager, joinedload
 from werkzeug.security import safe_join
 from wtforms import SelectField, StringField
 from wtforms.validators import Length
 
-from tracker import clock, fieldwork, ingest, previews, sources
+from tracker import clock, fieldwork, imagelist, ingest, previews, sources
 from tracker.db import get_session
 from tracker.errors import InvalidInput
-from tracker.models import Deployment, Image, Sighting, Species, Station, sighting_image
+from tracker.models import Deployment, Image, Sighting, Station, sighting_image
 from tracker.sightings import TagRules
 from tracker.web import get_or_404, requires
 from tracker.web.forms import show_errors
@@ -44,31 +41,14 @@ from tracker.web.forms import show_errors
 bp = Blueprint("images", __name__)
 log = logging.getLogger(__name__)
 
-PER_PAGE = 60
-# The list's `status` filter: value -> label.
-STATUSES = {
-    "untagged": "untagged (no sighting)",
-    "tagged": "tagged (animal, person…)",
-    "blank": "blank (empty frame)",
-    "timestamp": "timestamp issue",
-}
 # Previews and originals never change for an id, but they are not public.
 CACHE_CONTROL = "private, max-age=86400"
-MAX_ID_DIGITS = 9
 
 
 class UploadForm(FlaskForm):
     deployment = SelectField("Deployment", validate_choice=False)
     station = StringField("…or a station code (its active deployment)", validators=[Length(max=32)])
     files = MultipleFileField("Photos (JPEG) or a zip of a whole memory card")
-
-
-def _parse_id(text: str | None) -> int | None:
-    """A positive whole number typed or chosen by a user, or None."""
-    text = (text or "").strip()
-    if text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS:
-        return int(text)
-    return None
 
 
 # --- upload -----------------------------------------------------------------------------------
@@ -106,7 +86,7 @@ def _upload_target(session, form: UploadForm) -> Deployment:
     chosen = (form.deployment.data or "").strip()
     code = (form.station.data or "").strip()
     if chosen:
-        deployment_id = _parse_id(chosen)
+        deployment_id = imagelist.parse_id(chosen)
         if deployment_id is None:
             raise InvalidInput({"deployment": "Choose a deployment from the list."})
         deployment = fieldwork.deployment_for_upload(session, deployment_id, None)
@@ -175,147 +155,26 @@ def _ingest_uploads(session, files, deployment: Deployment) -> ingest.IngestRepo
 # --- list -------------------------------------------------------------------------------------
 
 
-@dataclass
-class Filters:
-    """The list's query parameters, as typed (`values`) and as understood."""
-
-    values: dict[str, str]
-    station: str = ""
-    deployment: int | None = None
-    start: date | None = None
-    end: date | None = None
-    status: str = ""
-    errors: list[str] = field(default_factory=list)
-
-
-def _date(filters: Filters, name: str, label: str) -> date | None:
-    text = filters.values[name]
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        filters.errors.append(f"{label} date {text!r} is not a date: use YYYY-MM-DD.")
-        return None
-
-
-def read_filters(args) -> Filters:
-    names = ("station", "deployment", "from", "to", "status")
-    filters = Filters(values={n: args.get(n, "").strip() for n in names})
-    filters.station = filters.values["station"]
-    if filters.values["deployment"]:
-        filters.deployment = _parse_id(filters.values["deployment"])
-        if filters.deployment is None:
-            filters.errors.append(
-                f"Deployment {filters.values['deployment']!r} is not a deployment number."
-            )
-    filters.start = _date(filters, "from", "From")
-    filters.end = _date(filters, "to", "To")
-    if filters.start and filters.end and filters.start > filters.end:
-        filters.errors.append("The From date is after the To date.")
-    filters.status = filters.values["status"]
-    if filters.status and filters.status not in STATUSES:
-        filters.errors.append(f"Status {filters.status!r} is not one of: {', '.join(STATUSES)}.")
-    return filters
-
-
-def _sighting_exists(blank: bool | None):
-    """EXISTS a sighting of this image (of a blank frame, or of something, when asked)."""
-    query = select(sighting_image.c.image_id).where(sighting_image.c.image_id == Image.id)
-    if blank is not None:
-        query = (
-            query.join(Sighting, Sighting.id == sighting_image.c.sighting_id)
-            .join(Species, Species.id == Sighting.species_id)
-            .where(Species.kind == "blank" if blank else Species.kind != "blank")
-        )
-    return query.exists()
-
-
-def status_condition(status: str):
-    return {
-        "untagged": lambda: ~_sighting_exists(None),
-        "tagged": lambda: _sighting_exists(False),
-        "blank": lambda: _sighting_exists(True),
-        "timestamp": lambda: Image.timestamp_issue.is_not(None),
-    }[status]()
-
-
-def _conditions(filters: Filters) -> list:
-    """WHERE clauses for every filter but the status."""
-    conditions = []
-    if filters.station:
-        conditions.append(Station.code == filters.station)
-    if filters.deployment is not None:
-        conditions.append(Image.deployment_id == filters.deployment)
-    if filters.start:
-        conditions.append(Image.taken_at_utc >= datetime.combine(filters.start, time.min, UTC))
-    if filters.end and filters.end < date.max:
-        after = datetime.combine(filters.end + timedelta(days=1), time.min, UTC)
-        conditions.append(Image.taken_at_utc < after)
-    return conditions
-
-
-def _counts(session, conditions: list) -> dict[str, int]:
-    """Images matching the filters, in all and per status: one aggregate query."""
-    columns = [func.count().label("all")]
-    columns += [
-        func.coalesce(func.sum(case((status_condition(s), 1), else_=0)), 0).label(s)
-        for s in STATUSES
-    ]
-    query = (
-        select(*columns)
-        .select_from(Image)
-        .join(Deployment, Deployment.id == Image.deployment_id)
-        .join(Station, Station.id == Deployment.station_id)
-        .where(*conditions)
-    )
-    return {k: int(v) for k, v in session.execute(query).one()._asdict().items()}
-
-
-def _page_of_images(session, conditions: list, page: int) -> list[Image]:
-    query = (
-        select(Image)
-        .join(Image.deployment)
-        .join(Deployment.station)
-        .options(contains_eager(Image.deployment).contains_eager(Deployment.station))
-        .where(*conditions)
-        .order_by(Image.taken_at_utc.desc().nulls_last(), Image.id.desc())
-        .limit(PER_PAGE)
-        .offset((page - 1) * PER_PAGE)
-    )
-    return list(session.scalars(query))
-
-
 @bp.route("/images/")
 @requires("view")
 def index():
+    """The filterable grid: the queries live in tracker.imagelist."""
     session = get_session()
-    filters = read_filters(request.args)
+    filters = imagelist.read_filters(request.args)
     choices = {
         "codes": list(session.scalars(select(Station.code).order_by(Station.code))),
         "deployments": [(d.id, deployment_label(d)) for d in _deployments(session)],
-        "statuses": STATUSES,
+        "statuses": imagelist.STATUSES,
     }
     if filters.errors:
-        page = render_template("images/index.html", filters=filters, **choices)
-        return page, 400
-    conditions = _conditions(filters)
-    counts = _counts(session, conditions)
-    if filters.status:
-        conditions.append(status_condition(filters.status))
-    total = counts[filters.status or "all"]
-    pages = max(1, math.ceil(total / PER_PAGE))
-    page = min(max(_parse_id(request.args.get("page")) or 1, 1), pages)
+        return render_template("images/index.html", filters=filters, **choices), 400
     kept = {k: v for k, v in filters.values.items() if v}
     return render_template(
         "images/index.html",
         filters=filters,
-        counts=counts,
-        total=total,
-        images=_page_of_images(session, conditions, page),
-        page=page,
-        pages=pages,
-        page_url=lambda n: url_for("images.index", **kept, page=n),
+        counts=imagelist.counts(session, filters),
+        page=imagelist.page(session, filters),
+        list_url=lambda **cursor: url_for("images.index", **kept, **cursor),
         status_url=lambda s: url_for("images.index", **(kept | {"status": s})),
         **choices,
     )
