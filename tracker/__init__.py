@@ -39,7 +39,11 @@ def create_app(test_config: dict | None = None, *, web: bool = True) -> Flask:
     logging.getLogger("exifread").setLevel(logging.ERROR)
 
     if web:
+        from tracker.figures import FigureCache
         from tracker.web import register_blueprints
+
+        # Figures over all sightings, per web worker, valid while the data has not changed.
+        app.extensions["tracker.figures"] = FigureCache()
 
         register_blueprints(app)
 

@@ -243,6 +243,7 @@ class Image(Base):
         # Keyset pages in capture order; SQLite has the id in every index, PostgreSQL needs it.
         Index("ix_image_deployment_taken_id", "deployment_id", "taken_at_utc", "id"),
         Index("ix_image_taken_id", "taken_at_utc", "id"),
+        Index("ix_image_uploaded_id", "uploaded_at", "id"),  # the dashboard's latest uploads
         *(_status_index(s) for s in IMAGE_STATUSES),
     )
 
@@ -295,6 +296,16 @@ class ImageCount(Base):
     tagged: Mapped[int] = mapped_column(default=0)
     blank: Mapped[int] = mapped_column(default=0)
     timestamp_issues: Mapped[int] = mapped_column(default=0)
+
+
+class DataVersion(Base):
+    """Counts of changes, bumped by database triggers; "figures" counts every write to what the
+    dashboard, maps and effort rest on, so their caches know exactly when they are stale."""
+
+    __tablename__ = "data_version"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    changes: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Species(Base):

@@ -6,6 +6,7 @@ admins rename and merge (curating the catalogue).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -59,13 +60,19 @@ def index():
     if sort not in individuals.SORTS:
         sort = "code"
     descending = request.args.get("dir") == "desc"
-    months = current_app.config["NOT_SEEN_MONTHS"]
-    rows = individuals.catalogue(
-        get_session(),
-        minutes=current_app.config["EVENT_MINUTES"],
-        not_seen_months=months,
-        sort=sort,
-        descending=descending,
+    months, minutes = current_app.config["NOT_SEEN_MONTHS"], current_app.config["EVENT_MINUTES"]
+    today, session = datetime.now(UTC).date(), get_session()
+    rows = current_app.extensions["tracker.figures"].get(
+        session,
+        ("individuals", sort, descending, months, minutes, today),
+        lambda: individuals.catalogue(
+            session,
+            minutes=minutes,
+            not_seen_months=months,
+            today=today,
+            sort=sort,
+            descending=descending,
+        ),
     )
     return render_template(
         "individuals/index.html", rows=rows, sort=sort, descending=descending, months=months

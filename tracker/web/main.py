@@ -11,11 +11,7 @@ from tracker.web import requires
 bp = Blueprint("main", __name__)
 
 
-@bp.route("/")
-@requires("view")
-def dashboard():
-    session = get_session()
-    minutes, timezone = current_app.config["EVENT_MINUTES"], current_app.config["TIMEZONE"]
+def _figures(session, minutes: int, timezone: str) -> tuple[stats.Dashboard, str | None]:
     figures = stats.dashboard(session, minutes, timezone)
     chart = None
     if figures.population.months:
@@ -25,6 +21,19 @@ def dashboard():
             what="independent leopard events",
             chart_id="leopard-events-chart",
         )
+    return figures, chart
+
+
+@bp.route("/")
+@requires("view")
+def dashboard():
+    session = get_session()
+    minutes, timezone = current_app.config["EVENT_MINUTES"], current_app.config["TIMEZONE"]
+    figures, chart = current_app.extensions["tracker.figures"].get(
+        session,
+        ("dashboard", minutes, timezone),
+        lambda: _figures(session, minutes, timezone),
+    )
     return render_template(
         "main/dashboard.html",
         overview=figures.overview,

@@ -76,6 +76,23 @@ def _choices(session) -> dict:
     }
 
 
+def _drawing_settings() -> tuple:
+    """What, besides the data, changes a drawn map: part of its cache key."""
+    config = current_app.config
+    return tuple(str(config[k]) for k in ("TILE_URL", "TILE_ATTRIBUTION", "MAP_LAYERS"))
+
+
+def _drawn(session, filters: mapdata.Filters, options) -> tuple[mapdata.MapData, str]:
+    """The map's data and its drawing: the event rule over the filter's sightings."""
+    data = mapdata.map_data(
+        session,
+        filters,
+        minutes=current_app.config["EVENT_MINUTES"],
+        timezone=current_app.config["TIMEZONE"],
+    )
+    return data, _maps().render(_maps().build_map(data, options))
+
+
 @bp.route("")
 @requires("view")
 def index():
@@ -93,13 +110,11 @@ def index():
             template, errors=exc.errors, values=values, problems=problems, **_choices(session)
         )
         return page, 400
-    data = mapdata.map_data(
+    data, rendered = current_app.extensions["tracker.figures"].get(
         session,
-        filters,
-        minutes=current_app.config["EVENT_MINUTES"],
-        timezone=current_app.config["TIMEZONE"],
+        ("map", tuple(sorted(filters.values.items())), embed, _drawing_settings()),
+        lambda: _drawn(session, filters, options),
     )
-    rendered = _maps().render(_maps().build_map(data, options))
     return render_template(
         template,
         errors={},

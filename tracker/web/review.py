@@ -31,7 +31,7 @@ from flask import (
 )
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import contains_eager, selectinload
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 
@@ -45,6 +45,7 @@ from tracker.models import (
     SEXES,
     Deployment,
     Image,
+    ImageCount,
     Individual,
     Sighting,
     Species,
@@ -300,20 +301,16 @@ def _position(todo: Queue) -> tuple[int, str | None]:
 @bp.route("/review/")
 @requires("tag")
 def index():
-    tagged = select(sighting_image.c.image_id).distinct().subquery()
+    # Photos and untagged photos per deployment, as the database keeps them (ImageCount).
     query = (
-        select(Deployment, func.count(Image.id), func.count(tagged.c.image_id))
+        select(Deployment, ImageCount.images, ImageCount.untagged)
         .join(Deployment.station)
-        .join(Image, Image.deployment_id == Deployment.id)
-        .outerjoin(tagged, tagged.c.image_id == Image.id)
+        .join(ImageCount, ImageCount.deployment_id == Deployment.id)
+        .where(ImageCount.images > 0)
         .options(contains_eager(Deployment.station))
-        .group_by(Deployment.id, Station.id)
         .order_by(Station.code, Deployment.start_date.desc(), Deployment.id.desc())
     )
-    rows = [
-        (deployment, images, images - tagged_images)
-        for deployment, images, tagged_images in get_session().execute(query)
-    ]
+    rows = [tuple(row) for row in get_session().execute(query)]
     rows.sort(key=lambda row: row[2] == 0)  # deployments with work left first, stable otherwise
     return render_template("review/index.html", rows=rows)
 

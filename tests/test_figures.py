@@ -1,0 +1,83 @@
+"""Cached figures (dashboard, maps) are served until, and only until, what they rest on changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from itertools import pairwise
+
+import pytest
+from sqlalchemy import delete, select, update
+
+from tracker import fieldwork, figures
+from tracker.models import Deployment, Sighting, Species, Station
+
+
+@pytest.fixture
+def place(session):
+    station = fieldwork.create_station(session, code="KP-01", latitude=43.1, longitude=131.9)
+    deployment = fieldwork.create_deployment(
+        session, station, fieldwork.DeploymentInput(start_date=date(2024, 1, 1))
+    )
+    session.commit()
+    return deployment
+
+
+def leopard(session) -> Species:
+    return session.scalar(select(Species).where(Species.kind == "animal").order_by(Species.id))
+
+
+def sighting(session, deployment: Deployment, day: int) -> Sighting:
+    when = datetime(2024, 3, day, 20, tzinfo=UTC)
+    row = Sighting(
+        species=leopard(session), deployment=deployment, event_start=when, event_end=when
+    )
+    session.add(row)
+    session.commit()
+    return row
+
+
+def test_every_write_to_what_figures_rest_on_moves_the_version(session, place):
+    seen = [figures.data_version(session)]
+    changes = [
+        lambda: sighting(session, place, 1),
+        lambda: session.execute(update(Sighting).values(count=2)),
+        lambda: session.execute(update(Deployment).values(notes="moved")),
+        lambda: session.execute(update(Station).values(name="Gorge")),
+        lambda: session.execute(update(Species).where(Species.id == 1).values(common_name="x")),
+        lambda: session.execute(delete(Sighting)),
+    ]
+    for change in changes:
+        change()
+        session.commit()
+        seen.append(figures.data_version(session))
+    assert all(b is not None and (a or 0) < b for a, b in pairwise(seen)), seen
+
+
+def test_the_dashboard_is_computed_once_per_change(app, as_role, session, place):
+    cache = app.extensions["tracker.figures"]
+    client = as_role("researcher")
+    sighting(session, place, 1)
+    first = client.get("/").get_data(as_text=True)
+    computed = cache.computed
+    assert client.get("/").get_data(as_text=True) == first
+    assert cache.computed == computed  # served from the cache
+    sighting(session, place, 20)  # another independent event
+    page = client.get("/").get_data(as_text=True)
+    assert cache.computed == computed + 1
+    assert page != first
+
+
+def test_the_map_is_computed_once_per_filter_and_change(app, as_role, session, place):
+    cache = app.extensions["tracker.figures"]
+    client = as_role("researcher")
+    sighting(session, place, 1)
+    assert client.get("/map?species=all").status_code == 200
+    computed = cache.computed
+    assert client.get("/map?species=all").status_code == 200
+    assert cache.computed == computed
+    assert client.get("/map").status_code == 200
+    assert cache.computed == computed + 1  # another filter, another figure
+    session.execute(update(Station).values(latitude=43.2))
+    session.commit()
+    assert client.get("/map?species=all").status_code == 200
+    assert cache.computed == computed + 2
