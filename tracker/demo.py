@@ -620,6 +620,10 @@ def demo_command(
         added = add_images(session, images, seed, last)
         click.echo(f"added {added} image rows without files")
     session.commit()
+    if images:
+        from tracker.demo_images import compact_counts
+
+        compact_counts(session.get_bind())
     default_size = sightings is None and stations == DEFAULT_STATIONS and not images
     if photos or (photos is None and default_size):
         from tracker.demo_photos import add_photos

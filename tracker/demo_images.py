@@ -204,3 +204,21 @@ def _restart_sequence(session: Session) -> None:
         session.execute(
             text("SELECT setval(pg_get_serial_sequence('image', 'id'), max(id)) FROM image")
         )
+
+
+def compact_counts(engine) -> None:
+    """After a bulk load on PostgreSQL: the kept counts were rewritten once per photo, and the
+    dead row versions would make every read of those few hundred rows scan megabytes. VACUUM
+    runs outside a transaction; the large tables only get their statistics."""
+    if engine.dialect.name != "postgresql":
+        return
+    statements = (
+        "VACUUM (FULL, ANALYZE) image_count",
+        "VACUUM (FULL, ANALYZE) data_version",
+        "VACUUM ANALYZE image",
+        "VACUUM ANALYZE sighting_image",
+        "VACUUM ANALYZE sighting",
+    )
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for statement in statements:
+            conn.execute(text(statement))

@@ -155,17 +155,22 @@ def _ingest_uploads(session, files, deployment: Deployment) -> ingest.IngestRepo
 # --- list -------------------------------------------------------------------------------------
 
 
+def _choices(session) -> tuple[list[str], list[tuple[int, str]]]:
+    codes = list(session.scalars(select(Station.code).order_by(Station.code)))
+    return codes, [(d.id, deployment_label(d)) for d in _deployments(session)]
+
+
 @bp.route("/images/")
 @requires("view")
 def index():
     """The filterable grid: the queries live in tracker.imagelist."""
     session = get_session()
     filters = imagelist.read_filters(request.args)
-    choices = {
-        "codes": list(session.scalars(select(Station.code).order_by(Station.code))),
-        "deployments": [(d.id, deployment_label(d)) for d in _deployments(session)],
-        "statuses": imagelist.STATUSES,
-    }
+    # Hundreds of stations and deployments: their labels change only with the data.
+    codes, deployments = current_app.extensions["tracker.figures"].get(
+        session, ("image-list-choices",), lambda: _choices(session)
+    )
+    choices = {"codes": codes, "deployments": deployments, "statuses": imagelist.STATUSES}
     if filters.errors:
         return render_template("images/index.html", filters=filters, **choices), 400
     kept = {k: v for k, v in filters.values.items() if v}

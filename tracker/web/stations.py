@@ -13,7 +13,7 @@ from wtforms.validators import InputRequired, Length
 from tracker import fieldwork
 from tracker.db import get_session
 from tracker.errors import InvalidInput
-from tracker.models import Deployment, Image, Station
+from tracker.models import Deployment, ImageCount, Station
 from tracker.web import get_or_404, requires
 from tracker.web.forms import form_status, show_errors
 
@@ -40,9 +40,10 @@ class StationImportForm(FlaskForm):
 @requires("view")
 def index():
     session = get_session()
+    # Photos per station from the counts the database keeps per deployment.
     image_counts = (
-        select(Deployment.station_id, func.count(Image.id).label("images"))
-        .join(Image, Image.deployment_id == Deployment.id)
+        select(Deployment.station_id, func.sum(ImageCount.images).label("images"))
+        .join(ImageCount, ImageCount.deployment_id == Deployment.id)
         .group_by(Deployment.station_id)
         .subquery()
     )
