@@ -71,7 +71,7 @@ def wrk(base: str, page: str, cookie: str, seconds: int) -> dict:
     args = ["wrk", "-t2", "-c20", f"-d{seconds}s", "--latency", "-H", f"Cookie: {cookie}"]
     out = subprocess.run([*args, base + page], capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    latency = dict(re.findall(r"\s+(50|99)\.000%\s+(\S+)", out))
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.MULTILINE))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket = re.search(r"Socket errors: (.*)", out)
     return {

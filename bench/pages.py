@@ -92,7 +92,8 @@ def find_ids(app, offsets: bool) -> dict:
         image = session.scalar(
             select(func.min(Image.id)).where(Image.deployment_id == deployment.id)
         )
-        admin = session.scalar(select(User.id).where(User.role == "admin"))
+        # Flask-Login's id of the session (it may carry a session version).
+        admin = session.scalars(select(User).where(User.role == "admin")).first().get_id()
         station = session.get(Station, deployment.station_id)
         deep = "/images/?page=10000" if offsets else deep_page(session)
         return {
@@ -125,10 +126,10 @@ def deep_page(session) -> str:
     return f"/images/?before={taken.strftime('%Y-%m-%dT%H:%M:%S')}_{image_id}"
 
 
-def signed_in(app, user_id: int):
+def signed_in(app, user_id: str):
     client = app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = str(user_id)
+        session["_user_id"] = user_id
         session["_fresh"] = True
     return client
 
