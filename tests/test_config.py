@@ -68,6 +68,7 @@ def test_environment_overrides(clean_env, monkeypatch, tmp_path):
         ("TRACKER_LICENSE", "CC-BY-SA-4.0", "TRACKER_LICENSE must be one of CC0-1.0"),
         ("TRACKER_PUBLISHER_PACKAGE", "My Park", "TRACKER_PUBLISHER_PACKAGE must be lower case"),
         ("TRACKER_PUBLISHER_TITLE", " ", "TRACKER_PUBLISHER_TITLE must be not empty"),
+        ("TRACKER_PARK_CODE", "Land of the Leopard", "TRACKER_PARK_CODE must be 1 to 32"),
     ],
 )
 def test_bad_settings_are_named(clean_env, monkeypatch, name, value, message):

@@ -58,6 +58,6 @@ def test_secr_occasion_length(runner, tagged_photo, tmp_path):
     assert result.exit_code == 0, result.output
     with zipfile.ZipFile(out) as histories:
         traps = next(n for n in histories.namelist() if n.startswith("traps"))
-        usage = histories.read(traps).decode().split()[-1]
-    assert usage == "11111"  # 31 days of March in 7-day occasions
+        usage = histories.read(traps).decode().split()[-5:]
+    assert usage == ["7", "7", "7", "7", "3"]  # camera-days: 31 days of March in 7-day occasions
     assert runner.invoke(args=[*args[:-1], "0"]).exit_code == 2

@@ -103,7 +103,7 @@ def test_record_and_remove_an_outage(session, park):
     [
         ("first", None, None, "", "start_date", "Enter the day the camera stopped"),
         ("first", d(30, 4), d(3), "", "start_date", "The deployment started on 2024-05-01"),
-        ("first", d(11), None, "", "start_date", "taken down on 2024-05-11"),
+        ("first", d(12), None, "", "start_date", "taken down on 2024-05-11: no day left"),
         ("first", d(3), d(3), "", "end_date", "works again on a later day"),
         ("first", d(3), d(2), "", "end_date", "works again on a later day"),
         ("first", d(3), d(12), "", "end_date", "leave the end empty"),
@@ -143,11 +143,12 @@ def test_effort_leaves_the_outage_out_unless_another_camera_covers_it(session, p
     found = effort.effort(session, Filters(), Options(now=NOW), today=TODAY)
     [kp1] = found.stations
     first, second, running = kp1.deployments
-    assert (first.trap_nights, first.outage_nights) == (8, 2)  # 10 nights less 3 and 4 May
-    assert (second.trap_nights, second.outage_nights) == (2, 0)
-    assert (running.trap_nights, running.outage_nights) == (9, 0)  # 12 to 21 May
-    # Nights 1, 2, 4 (the second camera), 5 to 10, then 12 to 20: one night (11) had none.
-    assert kp1.trap_nights == 2 + 1 + 6 + 9
+    # Camera-days: 1 to 11 May is 11 days, both ends included, less 3 and 4 May.
+    assert (first.trap_nights, first.outage_nights) == (9, 2)
+    assert (second.trap_nights, second.outage_nights) == (3, 0)  # 4 to 6 May
+    assert (running.trap_nights, running.outage_nights) == (10, 0)  # 12 to 21 May
+    # Days 1, 2, 4 (the second camera), 5 to 11, then 12 to 21: one day (3) had none.
+    assert kp1.trap_nights == 2 + 1 + 7 + 10
 
 
 def test_effort_of_an_outage_without_an_end_and_in_a_date_range(session, park):
@@ -156,12 +157,12 @@ def test_effort_of_an_outage_without_an_end_and_in_a_date_range(session, park):
     session.commit()
     found = effort.effort(session, Filters(), Options(now=NOW), today=TODAY)
     first, _, running = found.stations[0].deployments
-    assert (first.trap_nights, running.trap_nights, running.outage_nights) == (7, 3, 6)
+    assert (first.trap_nights, running.trap_nights, running.outage_nights) == (7, 3, 7)
     clipped = Filters.parse(session, date_from="2024-05-07", date_to="2024-05-16")
     first, running = (
         effort.effort(session, clipped, Options(now=NOW), today=TODAY).stations[0].deployments
     )
-    assert (first.trap_nights, first.outage_nights) == (1, 3)  # nights 7 | 8, 9, 10
+    assert (first.trap_nights, first.outage_nights) == (1, 4)  # days 7 | 8, 9, 10, 11
     assert (running.trap_nights, running.outage_nights) == (3, 2)  # 12, 13, 14 | 15, 16
 
 
@@ -174,7 +175,7 @@ def test_effort_csv_has_the_outage_nights(session, park, monkeypatch):
     header = lines[0].split(",")
     rows = [dict(zip(header, line.split(","), strict=True)) for line in lines[1:]]
     first = next(r for r in rows if r["deploymentID"] == str(park["first"].id))
-    assert (first["trapNights"], first["outageNights"]) == ("8", "2")
+    assert (first["trapNights"], first["outageNights"]) == ("9", "2")
 
 
 def test_capture_history_usage_leaves_the_outage_out(session, park):
@@ -197,11 +198,13 @@ def test_capture_history_usage_leaves_the_outage_out(session, park):
         traps = archive.read("traps.txt").decode()
         captures = archive.read("captures.txt").decode()
         readme = archive.read("README.txt").decode()
-    assert "KP-01" in traps and traps.split()[-1] == "11011111111"
+    # 3 May, when no camera worked, is no occasion at all (secr refuses one): 10 occasions.
+    assert "KP-01" in traps and "".join(traps.split()[-10:]) == "1111111111"
+    assert "no detector worked then (secr refuses such occasions): 2024-05-03;" in readme
     assert [line for line in captures.splitlines() if not line.startswith("#")] == [
-        "LLNP2024 AL-01 2 KP-01 F"
+        "survey AL-01 2 KP-01 F"
     ]
-    assert "1 detection(s) fell on an occasion with no camera at their station" in readme
+    assert "1 detection(s) fell on a day their station had no working camera" in readme
 
 
 def test_camtrap_dp_comments_name_the_outages(session, park, tmp_path):

@@ -489,10 +489,17 @@ def previews_command(workers: int | None) -> None:
     help="secr: the length of one sampling occasion.",
 )  # fmt: skip
 @click.option("--include-media", is_flag=True, help="camtrap-dp: put the image files in the zip.")
-@click.option("--base-url", default="", help="camtrap-dp: the app's address, for media URLs.")
+@click.option(
+    "--base-url", default="",
+    help="camtrap-dp: the app's address, for media URLs (default TRACKER_BASE_URL).",
+)  # fmt: skip
+@click.option(
+    "--session", "sessions", multiple=True, metavar="NAME:FROM:TO",
+    help="secr: a survey session (local dates, inclusive); repeat for several, none overlapping.",
+)  # fmt: skip
 @with_appcontext
 def export_command(fmt, out_path, date_from, date_to, species, individual, stations, public,
-                   per_station, occasion_days, include_media, base_url):  # fmt: skip
+                   per_station, occasion_days, include_media, base_url, sessions):  # fmt: skip
     """Export sightings, events or effort to a file, written in full or not at all.
 
     Exit status 2, and no file, when a filter or the format is refused; an empty result is a file
@@ -500,6 +507,7 @@ def export_command(fmt, out_path, date_from, date_to, species, individual, stati
     """
     from tracker import clock
     from tracker.exports import formats
+    from tracker.exports.capthist import parse_sessions
     from tracker.exports.core import Filters, options_from_config
 
     session = get_session()
@@ -511,11 +519,14 @@ def export_command(fmt, out_path, date_from, date_to, species, individual, stati
             session, date_from=date_from, date_to=date_to, stations=stations, species=species,
             individual=individual,
         )  # fmt: skip
+        surveys = parse_sessions(sessions)
     except InvalidInput as exc:
         fail(exc)
+    config = current_app.config
     options = options_from_config(
-        current_app.config, clock.now(), public=public, per_station=per_station,
-        occasion_days=occasion_days, include_media=include_media, base_url=base_url.rstrip("/"),
+        config, clock.now(), public=public, per_station=per_station, sessions=surveys,
+        occasion_days=occasion_days, include_media=include_media,
+        base_url=base_url.rstrip("/") or config.get("BASE_URL", ""),
     )  # fmt: skip
 
     def write(out) -> int:

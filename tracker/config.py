@@ -7,6 +7,7 @@ gunicorn all agree on which database and media folder they use.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -142,6 +143,7 @@ def from_environment(instance: Path) -> dict:
     _map_env(settings)
     _security_env(settings)
     _publisher_env(settings)
+    _science_env(settings)
     return settings
 
 
@@ -158,6 +160,18 @@ def _security_env(settings: dict) -> None:
             f"TRACKER_PROXY_HOPS must be 0 to 10 (proxies in front of the app), "
             f"not {settings['PROXY_HOPS']}"
         )
+
+
+def _science_env(settings: dict) -> None:
+    """Capture histories' session name and projection, and the app's address for exports."""
+    code = os.environ.get("TRACKER_PARK_CODE", "").strip()
+    if code and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]{0,31}", code):
+        raise RuntimeError(
+            f"TRACKER_PARK_CODE must be 1 to 32 letters, digits, '.' or '-', not {code!r}"
+        )
+    settings["PARK_CODE"] = code
+    settings["CRS"] = os.environ.get("TRACKER_CRS", "").strip()
+    settings["BASE_URL"] = os.environ.get("TRACKER_BASE_URL", "").strip().rstrip("/")
 
 
 def _publisher_env(settings: dict) -> None:

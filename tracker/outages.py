@@ -16,7 +16,7 @@ InvalidInput before anything is written.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -48,6 +48,19 @@ def working_periods(
     if reached < end:
         periods.append((reached, end))
     return [(a, b) for a, b in periods if b > a]
+
+
+def camera_days(
+    first: date, last: date, outages: Iterable[tuple[date, date | None]]
+) -> list[Period]:
+    """The trap-night rule, the one effort, capture histories and Camtrap DP all use.
+
+    A camera-day (a trap-night: the two are counted the same) is a local calendar day, in the
+    deployment's time zone, from `first` to `last` both included (the set-up and retrieval days
+    count whole: photos are taken on them), less the days of its recorded outages. camtrapR counts
+    set-up and retrieval as half days, one day less per deployment; see the README's table.
+    """
+    return working_periods(first, last + timedelta(days=1), outages)
 
 
 def union_days(periods: Iterable[Period]) -> int:
@@ -108,8 +121,8 @@ def _check(
     last = deployment.end_date
     if start < deployment.start_date:
         errors["start_date"] = f"The deployment started on {deployment.start_date}."
-    elif last is not None and start >= last:
-        errors["start_date"] = f"The camera was taken down on {last}: no night left to lose."
+    elif last is not None and start > last:
+        errors["start_date"] = f"The camera was taken down on {last}: no day left to lose."
     elif start > today:
         errors["start_date"] = "That day has not come yet."
     if end is not None and end <= start:

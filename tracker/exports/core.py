@@ -159,6 +159,12 @@ class Options:
     media_dir: Path | None = None  # where the originals are (Camtrap DP with include_media)
     now: datetime | None = None  # the moment of the export (UTC), read at the edge
     publisher: Publisher = field(default_factory=Publisher)  # Camtrap DP's metadata
+    # Capture histories: the researcher's sessions (tracker.exports.capthist.SessionSpec), the
+    # name of the one session when none is given (TRACKER_PARK_CODE), and a projected CRS
+    # (TRACKER_CRS; empty: the UTM zone of the stations' centroid).
+    sessions: tuple = ()
+    park_code: str = "survey"
+    crs: str = ""
 
     @property
     def moment(self) -> datetime:
@@ -182,6 +188,9 @@ def options_from_config(config: Mapping, now: datetime, **changes) -> Options:
         "grid": float(config.get("PUBLIC_GRID", Options.grid)),
         "media_dir": Path(config["MEDIA_DIR"]) if config.get("MEDIA_DIR") else None,
         "publisher": Publisher.from_config(config),
+        "park_code": config.get("PARK_CODE") or Options.park_code,
+        "crs": config.get("CRS") or "",
+        "base_url": (config.get("BASE_URL") or "").rstrip("/"),
         "now": now,
     }
     return Options(**(settings | changes))

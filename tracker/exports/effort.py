@@ -1,31 +1,35 @@
 """Camera effort and relative abundance: trap-nights, and independent events per 100 trap-nights.
 
-A deployment's trap-nights run from its start date to its end date (1 to 11 May is 10 nights); one
-still in the field counts until the day of its latest photo or sighting, the last card brought in
-(tracker.exports.spans.known_until): the nights since are not in the tracker yet, and counting them
-would dilute its events. Both are clipped to the filters' date range, whose days count in full.
-A station's trap-nights are the nights at least one of its cameras was out: two cameras at one
-station on one night are one trap-night, as they make one independent event.
+Trap-nights are camera-days, counted by the one rule (tracker.outages.camera_days) that capture
+histories and Camtrap DP use too: the deployment's local days from its start date to its end date,
+both included (1 to 11 May is 11), less the days it was recorded as not working (a full card, a
+flat battery). One still in the field counts until the day of its latest photo or sighting, the
+last card brought in (tracker.exports.spans.known_until): the days since are not in the tracker
+yet, and counting them would dilute its events. All are clipped to the filters' date range. A
+station's trap-nights are the days at least one of its cameras worked: two cameras at one station
+on one day are one trap-night, as they make one independent event.
 
-Nights a camera was recorded as not working (a full card, a flat battery: tracker.outages) are
-not trap-nights; a station's other camera may still cover them.
+Events count where their station had a camera-day on the event's local day (in its deployment's
+time zone): an event dated in an outage is left out of the rates and counted in ``off_duty``, as
+the capture histories leave it out of secr.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import BinaryIO
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from tracker import events, outages
-from tracker.exports.core import Filters, Options, counts, station_place, stations
+from tracker.exports.core import Filters, Options, station_place, stations
 from tracker.exports.spans import known_until
 from tracker.exports.tables import write_csv
-from tracker.models import Deployment, Individual, Species, Station
+from tracker.models import Deployment, Individual, Sighting, Species, Station
 
 # fmt: off
 EFFORT_COLUMNS = (
@@ -38,13 +42,14 @@ EFFORT_COLUMNS = (
 
 @dataclass(frozen=True)
 class DeploymentEffort:
-    """A deployment's nights within the date range: from `start` to `end`, less its outages."""
+    """A deployment's camera-days within the date range: `start` to `end` (both included), less
+    its outages."""
 
     deployment_id: int
     station_id: int
     start: date
     end: date
-    working: tuple[outages.Period, ...]  # from start to end, less the outages
+    working: tuple[outages.Period, ...]  # half-open periods: from start to end, less the outages
     open: bool  # still in the field: counted up to its latest data (or the range's end)
 
     @property
@@ -53,7 +58,7 @@ class DeploymentEffort:
 
     @property
     def outage_nights(self) -> int:
-        return (self.end - self.start).days - self.trap_nights
+        return (self.end - self.start).days + 1 - self.trap_nights
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ class StationEffort:
     station: Station
     trap_nights: int  # nights with at least one camera working; two cameras do not count twice
     deployments: tuple[DeploymentEffort, ...]
-    events: dict[int, int]  # species id -> independent events
+    events: dict[int, int]  # species id -> independent events on its camera-days
 
     def rate(self, species_id: int | None = None) -> float | None:
         """Independent events per 100 trap-nights, of one species or of all; None without effort."""
@@ -74,6 +79,7 @@ class Effort:
     stations: tuple[StationEffort, ...]
     species: tuple[Species, ...]  # those with events, and the one filtered for
     today: date
+    off_duty: int = 0  # events on a day no camera at their station worked: not in the rates
 
     @property
     def trap_nights(self) -> int:
@@ -96,23 +102,14 @@ def effort(
     """Trap-nights per deployment and station, clipped to the filters' dates, and independent
     events (of the filtered species and individual) per station and species.
 
-    A deployment from 1 to 11 May is 10 trap-nights; one still open counts until its latest
-    photo or sighting (not beyond `today`). The range's days count in full: from 5 to 7 May
-    (inclusive) clips it to 5 to 8 May, 3 nights.
+    A deployment from 1 to 11 May is 11 trap-nights; one still open counts until its latest
+    photo or sighting (not beyond `today`). From 5 to 7 May (inclusive) clips it to 3.
     """
     today = today or options.today
     deployments = defaultdict(list)
     for found in _deployment_effort(session, filters, today):
         deployments[found.station_id].append(found)
-    starts = events.event_starts(options.minutes, where=filters.conditions(options.timezone))
-    s = starts.subquery("starts")
-    counted = counts(
-        session,
-        select(s.c.station_id, s.c.species_id, func.count())
-        .join(Species, Species.id == s.c.species_id)
-        .where(Species.kind != "blank")
-        .group_by(s.c.station_id, s.c.species_id),
-    )
+    counted, off_duty = _events_on_camera_days(session, filters, options, deployments)
     per_station = defaultdict(Counter)
     for (station_id, species_id), n in counted.items():
         per_station[station_id][species_id] = n
@@ -126,7 +123,33 @@ def effort(
         for station in stations(session, filters)
         if filters.station_ids or deployments[station.id] or per_station[station.id]
     )
-    return Effort(places, _species_of(session, filters, counted), today)
+    return Effort(places, _species_of(session, filters, counted), today, off_duty)
+
+
+def _events_on_camera_days(session, filters: Filters, options: Options, deployments) -> tuple:
+    """Events per (station, species) on a camera-day of their station, and how many were not.
+
+    An event's day is its local date in the time zone of the deployment it was seen by.
+    """
+    starts = events.event_starts(options.minutes, where=filters.conditions(options.timezone))
+    s = starts.subquery("starts")
+    rows = session.execute(
+        select(s.c.station_id, s.c.species_id, s.c.start, Deployment.timezone)
+        .join(Sighting, Sighting.id == s.c.sighting_id)
+        .join(Deployment, Deployment.id == Sighting.deployment_id)
+        .join(Species, Species.id == s.c.species_id)
+        .where(Species.kind != "blank")
+    )
+    zones: dict[str, ZoneInfo] = {}
+    counted, off_duty = Counter(), 0
+    for station_id, species_id, start, tz_name in rows:
+        day = start.astimezone(zones.setdefault(tz_name, ZoneInfo(tz_name))).date()
+        periods = (p for d in deployments.get(station_id, ()) for p in d.working)
+        if any(a <= day < b for a, b in periods):
+            counted[(station_id, species_id)] += 1
+        else:
+            off_duty += 1
+    return counted, off_duty
 
 
 def _deployment_effort(session: Session, filters: Filters, today: date):
@@ -142,13 +165,12 @@ def _deployment_effort(session: Session, filters: Filters, today: date):
     known = known_until(session, deployments)
     for d in deployments:
         last = d.end_date or min(known[d.id], today)
-        if (high and d.start_date > high) or (low and last < low):
-            continue  # outside the range
         start = max(d.start_date, low) if low else d.start_date
-        end = min(last, high + timedelta(days=1)) if high else last
-        end = max(end, start)
-        working = tuple(outages.working_periods(start, end, outages.spans(d)))
-        yield DeploymentEffort(d.id, d.station_id, start, end, working, d.end_date is None)
+        last = min(last, high) if high else last
+        if last < start:
+            continue  # outside the range
+        working = tuple(outages.camera_days(start, last, outages.spans(d)))
+        yield DeploymentEffort(d.id, d.station_id, start, last, working, d.end_date is None)
 
 
 def _species_of(session: Session, filters: Filters, counted: dict) -> tuple[Species, ...]:

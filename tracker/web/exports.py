@@ -15,13 +15,14 @@ from flask import Blueprint, current_app, render_template, request, send_file
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length
 
 from tracker import clock
 from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.exports import effort, formats
+from tracker.exports.capthist import parse_sessions
 from tracker.exports.core import Filters, Options, options_from_config
 from tracker.models import Species, Station
 from tracker.web import requires
@@ -68,6 +69,10 @@ class ExportForm(FilterForm):
     format = SelectField("Format")
     public = BooleanField("Public: coordinates generalised, no station names or comments")
     per_station = BooleanField("GeoJSON: one feature per station, with counts")
+    sessions = TextAreaField(
+        "secr: survey sessions, one NAME:FROM:TO per line (none: the dates above are one session)",
+        validators=[Length(max=4000)],
+    )
 
 
 class EffortForm(FilterForm):
@@ -92,8 +97,9 @@ def index():
 
 def _download(session, fmt: str, filters: Filters, form: ExportForm):
     public, per_station = form.public.data, form.per_station.data
+    sessions = parse_sessions((form.sessions.data or "").splitlines())
     options = options_from_config(
-        current_app.config, clock.now(), public=public, per_station=per_station
+        current_app.config, clock.now(), public=public, per_station=per_station, sessions=sessions
     )
     # Up to SPOOL_BYTES in memory; beyond, a file on disk that send_file closes once it is sent.
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
