@@ -6,8 +6,12 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 # Database backends the tests run on; PostgreSQL is the server at 127.0.0.1:5432.
 BACKENDS ?= sqlite,postgresql
+# Extra pytest arguments (CI runs the R secr tests in a phase of their own).
+PYTEST_ARGS ?=
+# Where R's secr is built (../shared/r/build.sh): outside the repository, kept between runs.
+SECR_LIB ?= $(HOME)/.cache/tracker-r/lib
 
-.PHONY: run install install-test test lint format bench clean
+.PHONY: run install install-test test test-secr secr lint format bench clean
 
 run: install
 	$(BIN)/tracker db upgrade
@@ -36,7 +40,16 @@ test: install-test
 	$(BIN)/ruff format --check .
 	@if echo "$(BACKENDS)" | grep -q postgresql; then scripts/postgres-up.sh; fi
 	scripts/browser-up.sh
-	$(BIN)/python -m pytest --backends $(BACKENDS)
+	$(BIN)/python -m pytest --backends $(BACKENDS) $(PYTEST_ARGS)
+
+# R's secr from the sources in ../shared/r (about 10 minutes on 2 cores the first time; then a
+# check of a second or two), and the tests that feed it the exports, which must not skip.
+secr:
+	../shared/r/build.sh $(SECR_LIB)
+
+test-secr: install-test secr
+	TRACKER_REQUIRE_SECR=1 TRACKER_SECR_LIB=$(SECR_LIB) \
+		$(BIN)/python -m pytest --backends $(BACKENDS) tests/test_secr_r.py
 
 lint: install-test
 	$(BIN)/ruff check .
