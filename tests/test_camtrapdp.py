@@ -39,7 +39,7 @@ NAME = 'Кедровая Падь, "ключ" 1'
 def export_package(session, tmp_path: Path, filters=None, **options) -> Path:
     """Export through the list of formats (as the CLI and page do); returns the unpacked folder."""
     buffer = io.BytesIO()
-    options = {"now": clock.now()} | options
+    options = {"now": clock.now(), "base_url": "https://tracker.park.test"} | options
     formats.run_export(session, "camtrap-dp", filters or Filters(), buffer, Options(**options))
     folder = tmp_path / f"package{len(list(tmp_path.glob('package*')))}"
     with zipfile.ZipFile(buffer) as archive:

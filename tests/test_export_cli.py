@@ -8,7 +8,7 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import select
 
-from tracker import fieldwork, ingest, sightings, sources
+from tracker import create_app, fieldwork, ingest, sightings, sources
 from tracker.models import LEOPARD, Image, Species
 from tracker.synthetic import jpeg_bytes
 
@@ -61,3 +61,21 @@ def test_secr_occasion_length(runner, tagged_photo, tmp_path):
         usage = histories.read(traps).decode().split()[-5:]
     assert usage == ["7", "7", "7", "7", "3"]  # camera-days: 31 days of March in 7-day occasions
     assert runner.invoke(args=[*args[:-1], "0"]).exit_code == 2
+
+
+def test_camtrap_dp_file_paths_point_at_something_real(app, app_config, tagged_photo, tmp_path):
+    """Neither the photos nor the tracker's address: refused, as filePath would point nowhere.
+    TRACKER_BASE_URL (configuration) gives the address when --base-url does not."""
+    out = tmp_path / "package.zip"
+    args = ["export", "--format", "camtrap-dp", "--out", str(out)]
+    bare = create_app(app_config, web=False).test_cli_runner()
+    result = bare.invoke(args=args)
+    assert result.exit_code == 2 and not out.exists()
+    assert "filePath must point at the photos" in result.output
+    configured = create_app({**app_config, "BASE_URL": "https://tracker.park.example"}, web=False)
+    result = configured.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(out) as package:
+        assert "https://tracker.park.example/images/" in package.read("media.csv").decode()
+    for made in (bare.app, configured):
+        made.extensions["tracker.engine"].dispose()

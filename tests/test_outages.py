@@ -9,7 +9,9 @@ until it was serviced on 5 May (the nights of 3 and 4 May lost), and a second ca
 
 from __future__ import annotations
 
+import csv
 import io
+import json
 import zipfile
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -18,6 +20,7 @@ import pytest
 from conftest import csrf_token, row_counts
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from test_camtrapdp import validate
 
 from tracker import fieldwork, outages
 from tracker.db import get_session
@@ -214,7 +217,11 @@ def test_camtrap_dp_comments_name_the_outages(session, park, tmp_path):
     for public in (False, True):
         buffer = io.BytesIO()
         formats.run_export(
-            session, "camtrap-dp", Filters(), buffer, Options(public=public, now=NOW)
+            session,
+            "camtrap-dp",
+            Filters(),
+            buffer,
+            Options(public=public, now=NOW, base_url="https://tracker.park.test"),
         )
         with zipfile.ZipFile(buffer) as archive:
             text = archive.read("deployments.csv").decode("utf-8")
@@ -316,3 +323,68 @@ def test_cli_records_an_outage(runner, park, session):
     assert "start_date: The deployment started on 2024-05-01" in bad.output
     missing = runner.invoke(args=["deployment", "outage", "999", "--from", "2024-05-03"])
     assert missing.exit_code == 2 and "No deployment with id 999" in missing.output
+
+
+def _package(session, tmp_path) -> dict:
+    buffer = io.BytesIO()
+    options = Options(now=NOW, base_url="https://tracker.park.test")
+    formats.run_export(session, "camtrap-dp", Filters(), buffer, options)
+    folder = tmp_path / f"package{len(list(tmp_path.glob('package*')))}"
+    with zipfile.ZipFile(buffer) as archive:
+        archive.extractall(folder)
+    read = {}
+    for name in ("deployments", "observations"):
+        with (folder / f"{name}.csv").open(encoding="utf-8", newline="") as fh:
+            read[name] = list(csv.DictReader(fh))
+    read["description"] = json.loads((folder / "datapackage.json").read_text())["description"]
+    read["folder"] = folder
+    return read
+
+
+def _leopard_at(session, *visits):
+    leopard = session.scalar(select(Species).where(Species.scientific_name == LEOPARD))
+    cat = Individual(code="AL-01", sex="female", species=leopard)
+    for deployment, moment in visits:
+        session.add(Sighting(deployment=deployment, species=leopard, individual=cat,
+                             event_start=moment, event_end=moment))  # fmt: skip
+    session.commit()
+
+
+def test_camtrap_dp_splits_a_deployment_around_its_outages(session, park, tmp_path):
+    outages.add_outage(session, park["first"], d(3), d(5), "batteries flat", today=TODAY)
+    _leopard_at(session, *((park["first"], datetime(2024, 5, n, 22, tzinfo=TZ)) for n in (2, 3, 6)))
+    found = _package(session, tmp_path)
+    first = park["first"].id
+    parts = [r for r in found["deployments"] if r["deploymentID"].startswith(f"D{first}-")]
+    assert [(r["deploymentID"], r["deploymentStart"], r["deploymentEnd"]) for r in parts] == [
+        (f"D{first}-1", "2024-05-01T00:00:00+10:00", "2024-05-02T23:59:59+10:00"),
+        (f"D{first}-2", "2024-05-05T00:00:00+10:00", "2024-05-11T23:59:59+10:00"),
+    ]
+    assert parts[0]["deploymentComments"].startswith(f"Part 1 of 2 of deployment {first}")
+    assert "(batteries flat)" in parts[1]["deploymentComments"]
+    events_rows = [r for r in found["observations"] if r["observationLevel"] == "event"
+                   and r["scientificName"] == LEOPARD]  # fmt: skip
+    assert [(r["deploymentID"], r["eventStart"][:10]) for r in events_rows] == [
+        (f"D{first}-1", "2024-05-02"),
+        (f"D{first}-2", "2024-05-06"),
+    ]  # 3 May, in the outage, is left out and said
+    assert "1 independent event" in found["description"]
+    validate(found["folder"])
+
+
+def test_camtrap_dp_event_ends_inside_its_deployment_at_a_camera_swap(session, park, tmp_path):
+    # The first camera came down on 11 May, the running one went up on the 12th: one visit
+    # at midnight is one event, begun on the first deployment.
+    _leopard_at(
+        session,
+        (park["first"], datetime(2024, 5, 11, 23, 50, tzinfo=TZ)),
+        (park["running"], datetime(2024, 5, 12, 0, 10, tzinfo=TZ)),
+    )
+    found = _package(session, tmp_path)
+    (event,) = [r for r in found["observations"] if r["observationLevel"] == "event"
+                and r["scientificName"] == LEOPARD]  # fmt: skip
+    assert event["deploymentID"] == f"D{park['first'].id}"
+    assert (event["eventStart"], event["eventEnd"]) == (
+        "2024-05-11T23:50:00+10:00", "2024-05-11T23:59:59+10:00"
+    )  # fmt: skip
+    validate(found["folder"])

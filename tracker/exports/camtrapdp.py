@@ -55,6 +55,8 @@ class _Tally:
     misdated_images: int = 0
     untimed_sightings: int = 0
     misdated_sightings: int = 0
+    in_outage_images: int = 0  # photos dated on a day their camera was recorded as not working
+    in_outage_events: int = 0
     media: int = 0
     event_rows: int = 0
     media_rows: int = 0
@@ -69,6 +71,12 @@ def write(session: Session, filters: Filters, out: BinaryIO, options: Options) -
         )  # fmt: skip
     if options.public and not 0 < options.grid <= 1:
         raise InvalidInput({"grid": "The grid is a cell size in degrees, above 0 and at most 1."})
+    if not options.include_media and not options.base_url:
+        raise InvalidInput(
+            {"base_url": "filePath must point at the photos: give the tracker's address "
+             "(--base-url, or TRACKER_BASE_URL), or put the photos in the package "
+             "(--include-media)."}
+        )  # fmt: skip
     if options.include_media and options.media_dir is None:
         raise InvalidInput({"include_media": "No media folder is configured to take photos from."})
     writer = _Package(session, filters, options)
@@ -150,7 +158,20 @@ class _Package(MediaRows, ObservationRows, PackageMetadata):
         with self._table(archive, "deployments.csv", DEPLOYMENT_FIELDS) as table:
             for span in self.spans:
                 row = self._deployment_row(span, span.deployment.id in issues)
-                table.write([row.get(name, "") for name in DEPLOYMENT_FIELDS])
+                for number, piece in enumerate(span.pieces, 1):
+                    part = dict(row)
+                    part |= {
+                        "deploymentID": piece.deployment_id,
+                        "deploymentStart": stamp(piece.start, span.zone),
+                        "deploymentEnd": stamp(piece.end, span.zone),
+                    }
+                    if len(span.pieces) > 1 or piece.deployment_id != f"D{span.deployment.id}":
+                        part["deploymentComments"] = (
+                            f"Part {number} of {len(span.pieces)} of deployment "
+                            f"{span.deployment.id}, split around the days its camera was not "
+                            f"working. {row['deploymentComments']}"
+                        ).strip()
+                    table.write([part.get(name, "") for name in DEPLOYMENT_FIELDS])
 
     def _deployment_row(self, span: Span, issues: bool) -> dict:
         dep, station, camera = span.deployment, span.deployment.station, span.deployment.camera

@@ -75,18 +75,22 @@ class MediaRows:
                 self.tally.misdated_images += placed == "misdated"
                 if placed != "ok":
                     continue
-                row = self._media_row(image)
+                piece = self.by_deployment[image.deployment_id].piece_at(image.taken_at_utc)
+                if piece is None:  # dated on a day the camera was recorded as not working
+                    self.tally.in_outage_images += 1
+                    continue
+                row = self._media_row(image, piece.deployment_id)
                 table.write([row.get(name, "") for name in MEDIA_FIELDS])
                 if self.options.include_media:
                     files.append((row["filePath"], self._original(image)))
             self.tally.media = table.rows
         return files
 
-    def _media_row(self, image: Image) -> dict:
+    def _media_row(self, image: Image, deployment_id: str) -> dict:
         path, public = self._file(image)
         return {
             "mediaID": f"M{image.id}",
-            "deploymentID": f"D{image.deployment_id}",
+            "deploymentID": deployment_id,
             "captureMethod": "activityDetection",
             "timestamp": stamp(image.taken_at_utc, self.by_deployment[image.deployment_id].zone),
             "filePath": path,
@@ -110,10 +114,9 @@ class MediaRows:
         if self.options.include_media:
             # In the package; never public when it shows people.
             return f"media/{image.sha256}.jpg", image.id not in self.people_images
-        if self.options.base_url:
-            # The tracker's own address: only signed-in users can open it.
-            return f"{self.options.base_url.rstrip('/')}/images/{image.id}/original", False
-        return f"media/{image.sha256}.jpg", False  # named, not included
+        # The tracker's own address (write() refuses a package with neither): only signed-in
+        # users can open it.
+        return f"{self.options.base_url.rstrip('/')}/images/{image.id}/original", False
 
     def _exif(self, image: Image) -> str:
         data = {

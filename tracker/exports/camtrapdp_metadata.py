@@ -109,6 +109,12 @@ class PackageMetadata:
                 f"Left out until their camera clock is fixed: {'; '.join(left_out)}. Their "
                 "deployments are marked timestampIssues."
             )
+        if t.in_outage_images or t.in_outage_events:
+            lines.append(
+                f"Left out as dated on a day their camera was recorded as not working (an "
+                f"outage; the deployment is split around it): {_n(t.in_outage_images, 'photo')}, "
+                f"{_n(t.in_outage_events, 'independent event')}."
+            )
         if o.public:
             lines.append(
                 f"Coordinates are generalised to the centre of a {o.grid} degree grid cell to "

@@ -85,16 +85,22 @@ class ObservationRows:
             .order_by(g.start, g.event_id)
         )
         for row in self.session.execute(query.execution_options(yield_per=1000)):
-            zone = self.by_deployment[row.deployment_id].zone
+            span = self.by_deployment[row.deployment_id]
+            piece = span.piece_at(row.start)
+            if piece is None:  # on a day the camera was recorded as not working
+                self.tally.in_outage_events += 1
+                continue
             table.write(
                 self._observation(
                     row.species_id,
                     row.individual_id,
                     observationID=f"E{row.event_id}",
-                    deploymentID=f"D{row.deployment_id}",
+                    deploymentID=piece.deployment_id,
                     eventID=f"E{row.event_id}",
-                    eventStart=stamp(row.start, zone),
-                    eventEnd=stamp(row.end, zone),
+                    # Inside its deployment: an event that goes on past a camera swap at
+                    # midnight ends, here, when its first camera's deployment does.
+                    eventStart=stamp(max(row.start, piece.start), span.zone),
+                    eventEnd=stamp(min(row.end, piece.end), span.zone),
                     observationLevel="event",
                     count=row.count,
                     lifeStage=row.stage_lo if row.stage_lo == row.stage_hi else None,
@@ -138,7 +144,11 @@ class ObservationRows:
         for row in self.session.execute(query.execution_options(yield_per=1000)):
             if self._placed(row.deployment_id, row.taken_at_utc) != "ok":
                 continue
-            zone = self.by_deployment[row.deployment_id].zone
+            span = self.by_deployment[row.deployment_id]
+            piece = span.piece_at(row.taken_at_utc)
+            if piece is None:
+                continue
+            zone = span.zone
             moment = stamp(row.taken_at_utc, zone)
             tags = [f"flank:{row.flank}"] if row.flank else []
             table.write(
@@ -146,7 +156,7 @@ class ObservationRows:
                     row.species_id,
                     row.individual_id,
                     observationID=f"S{row.id}-M{row.image_id}",
-                    deploymentID=f"D{row.deployment_id}",
+                    deploymentID=piece.deployment_id,
                     mediaID=f"M{row.image_id}",
                     eventID=f"E{row.event_id}",
                     eventStart=moment,

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from tracker import clock
+from tracker import clock, outages
 from tracker.exports.core import Filters, Options
 from tracker.models import Deployment, Image, Sighting, Species, Station
 
@@ -52,6 +52,37 @@ class Span:
         return clock.local_day_bounds(self.last + timedelta(days=1), self.deployment.timezone) - (
             ONE_SECOND
         )
+
+    @cached_property
+    def pieces(self) -> list[Piece]:
+        """The deployment's camera-days (tracker.outages.camera_days) as Camtrap DP deployments:
+        one, named D<id>, without outages; split around them otherwise (D<id>-1, D<id>-2 ...),
+        the standard's way of saying a camera did not work, which readers count effort from."""
+        dep_id, tz = self.deployment.id, self.deployment.timezone
+        periods = outages.camera_days(self.first, self.last, outages.spans(self.deployment))
+        whole = periods == [(self.first, self.last + timedelta(days=1))]
+        return [
+            Piece(
+                f"D{dep_id}" if whole else f"D{dep_id}-{n}",
+                clock.local_day_bounds(a, tz),
+                clock.local_day_bounds(b, tz) - ONE_SECOND,
+            )
+            for n, (a, b) in enumerate(periods, 1)
+        ]
+
+    def piece_at(self, moment: datetime) -> Piece | None:
+        """The piece a moment falls in; None during an outage (or outside the export)."""
+        moment = moment.replace(microsecond=0)
+        return next((p for p in self.pieces if p.start <= moment <= p.end), None)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A stretch of a deployment with its camera working: a Camtrap DP deployment."""
+
+    deployment_id: str
+    start: datetime  # local midnight of the first day, in UTC
+    end: datetime  # the last whole second of the last day
 
 
 def deployment_spans(session: Session, filters: Filters) -> list[Span]:

@@ -98,9 +98,12 @@ def index():
 def _download(session, fmt: str, filters: Filters, form: ExportForm):
     public, per_station = form.public.data, form.per_station.data
     sessions = parse_sessions((form.sessions.data or "").splitlines())
+    # Camtrap DP's filePath: the configured address, else the one this page was reached at.
+    base_url = current_app.config.get("BASE_URL") or request.url_root.rstrip("/")
     options = options_from_config(
-        current_app.config, clock.now(), public=public, per_station=per_station, sessions=sessions
-    )
+        current_app.config, clock.now(), public=public, per_station=per_station,
+        sessions=sessions, base_url=base_url,
+    )  # fmt: skip
     # Up to SPOOL_BYTES in memory; beyond, a file on disk that send_file closes once it is sent.
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
     try:
