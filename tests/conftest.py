@@ -12,6 +12,7 @@ import re
 import shutil
 import uuid
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -194,6 +195,20 @@ def session(app):
     session = app.extensions["tracker.sessionmaker"]()
     yield session
     session.close()
+
+
+@pytest.fixture
+def deployment(session):
+    """Station KP-01 with a deployment active since 1 January 2024 (a test module may define
+    its own)."""
+    from tracker import fieldwork
+
+    station = fieldwork.create_station(session, code="KP-01", latitude=43.1, longitude=131.5)
+    dep = fieldwork.create_deployment(
+        session, station, fieldwork.DeploymentInput(start_date=date(2024, 1, 1))
+    )
+    session.commit()
+    return dep
 
 
 @pytest.fixture

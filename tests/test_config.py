@@ -50,12 +50,14 @@ def test_environment_overrides(clean_env, monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db.example:5432/park")
     monkeypatch.setenv("TRACKER_MEDIA_DIR", str(tmp_path / "photos"))
     monkeypatch.setenv("TRACKER_MAX_UPLOAD_MB", "7")
+    monkeypatch.setenv("TRACKER_MAX_STORED_MB", "9")
     monkeypatch.setenv("TRACKER_TIMEZONE", "Asia/Harbin")
     app = create_app()
     assert app.config["SECRET_KEY"] == "from-env"
     assert app.config["DATABASE_URL"] == "postgresql+psycopg://u:p@db.example:5432/park"
     assert app.config["MEDIA_DIR"] == str(tmp_path / "photos")
     assert app.config["MAX_CONTENT_LENGTH"] == 7 * 1024 * 1024
+    assert app.config["MAX_STORED_MB"] == 9
     assert app.config["TIMEZONE"] == "Asia/Harbin"
     assert not (clean_env / "secret_key").exists()
 
@@ -69,6 +71,7 @@ def test_environment_overrides(clean_env, monkeypatch, tmp_path):
         ("TRACKER_PUBLISHER_PACKAGE", "My Park", "TRACKER_PUBLISHER_PACKAGE must be lower case"),
         ("TRACKER_PUBLISHER_TITLE", " ", "TRACKER_PUBLISHER_TITLE must be not empty"),
         ("TRACKER_PARK_CODE", "Land of the Leopard", "TRACKER_PARK_CODE must be 1 to 32"),
+        ("TRACKER_MAX_STORED_MB", "4 GB", "must be a whole number"),
     ],
 )
 def test_bad_settings_are_named(clean_env, monkeypatch, name, value, message):

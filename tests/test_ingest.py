@@ -61,7 +61,7 @@ def test_import_folder_then_reimport_finds_duplicates(app, runner, deployment, t
     code, files, summary = run_import(runner, card, "--deployment", deployment.id)
     assert code == 0
     assert [f["status"] for f in files] == ["added"] * 3
-    assert set(files[0]) == {"path", "status", "image_id", "reason"}
+    assert set(files[0]) == {"path", "status", "image_id", "reason", "warnings"}
     assert files[0]["path"] == "card/DCIM/IMG_0000.JPG"
     assert summary["summary"] == {"added": 3, "duplicate": 0, "rejected": 0}
 

@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import row_counts
 from sqlalchemy import select
 
-from tracker import fieldwork, individuals, ingest, sightings, sources
+from tracker import individuals, ingest, sightings, sources
 from tracker.errors import InvalidInput
 from tracker.models import LEOPARD, AuditLog, Image, Individual, IndividualCode, Sighting, Species
 from tracker.sightings import SightingInput, TagRules
 from tracker.synthetic import jpeg_bytes, xmp_packet
 
 TAKEN = datetime(2024, 3, 10, 22, 15, 0)
-
-
-@pytest.fixture
-def deployment(session):
-    station = fieldwork.create_station(session, code="KP-01", latitude=43.1, longitude=131.5)
-    dep = fieldwork.create_deployment(
-        session, station, fieldwork.DeploymentInput(start_date=date(2024, 1, 1))
-    )
-    session.commit()
-    return dep
 
 
 def species(session, name=LEOPARD) -> Species:

@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import sys
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
@@ -84,6 +85,7 @@ def register_commands(app: Flask) -> None:
         import_command,
         inspect_command,
         previews_command,
+        media_group,
         export_command,
         worker_command,
     ):
@@ -379,16 +381,21 @@ def import_command(paths, deployment_id, station_code, as_json):
         on_outcome=show,
         tag_rules=TagRules.from_config(current_app.config),
     )
+    for leftover in report.leftovers:
+        click.echo(f"removed {leftover.path} ({leftover.bytes} bytes), left by an import that "
+                   "was killed", err=True)  # fmt: skip
     if as_json:
-        click.echo(json.dumps({"summary": report.summary, "deployment_id": deployment.id}))
+        removed = [asdict(leftover) for leftover in report.leftovers]
+        click.echo(json.dumps({"summary": report.summary, "deployment_id": deployment.id,
+                               "leftovers_removed": removed}))  # fmt: skip
     else:
         show.finish(report)
     sys.exit(1 if report.count("rejected") else 0)
 
 
 def _json_line(outcome) -> None:
-    fields = ("path", "status", "image_id", "reason")
-    values = (outcome.name, outcome.status, outcome.image_id, outcome.reason)
+    fields = ("path", "status", "image_id", "reason", "warnings")
+    values = (outcome.name, outcome.status, outcome.image_id, outcome.reason, outcome.warnings)
     click.echo(json.dumps(dict(zip(fields, values, strict=True))))
 
 
@@ -403,6 +410,8 @@ class _ImportProgress:
         self.seen += 1
         if outcome.status == "rejected":
             click.echo(f"\rrejected {outcome.name}: {outcome.reason}", err=True)
+        for warning in outcome.warnings:
+            click.echo(f"\rwarning {outcome.name}: {warning}", err=True)
         if self.tty and self.seen % 10 == 0:
             click.echo(f"\r{self.seen} files read...", nl=False)
 
@@ -470,6 +479,27 @@ def previews_command(workers: int | None) -> None:
         click.echo(f"could not make a preview: {failure}", err=True)
     click.echo(f"{len(hashes) - len(failures)} images have previews")
     sys.exit(1 if failures else 0)
+
+
+@click.group("media")
+def media_group() -> None:
+    """The media folder."""
+
+
+@media_group.command("clean")
+@with_appcontext
+def media_clean() -> None:
+    """Remove the temporary files that killed imports left in the media folder.
+
+    Files being written by a running import or web upload, or by another machine sharing the
+    folder, are left alone. Each import does the same in the folder it writes to first.
+    """
+    from tracker import storage
+
+    removed = storage.remove_leftovers(current_app.config["MEDIA_DIR"], everywhere=True)
+    for leftover in removed:
+        click.echo(f"removed {leftover.path} ({leftover.bytes} bytes)")
+    click.echo(f"{len(removed)} leftover file{'' if len(removed) == 1 else 's'} removed")
 
 
 @click.command("export")

@@ -82,6 +82,8 @@ def defaults(instance: Path) -> dict:
         "DATABASE_URL": f"sqlite:///{instance / 'tracker.sqlite3'}",
         "MEDIA_DIR": str(instance / "media"),
         "MAX_UPLOAD_MB": 2048,
+        # What one web upload may store in all: a zip expands, and photos may hide data.
+        "MAX_STORED_MB": 4096,
         # Background jobs (tracker.jobs): huey's SQLite storage beside the database, so the
         # embedded default needs no other service; redis:// or postgresql:// for many machines.
         # A running job whose heartbeat is older than the lease is taken to have lost its worker.
@@ -132,7 +134,8 @@ def from_environment(instance: Path) -> dict:
         settings["DATABASE_URL"] = os.environ["DATABASE_URL"]
     if os.environ.get("TRACKER_MEDIA_DIR"):
         settings["MEDIA_DIR"] = str(Path(os.environ["TRACKER_MEDIA_DIR"]).expanduser().resolve())
-    settings["MAX_UPLOAD_MB"] = _int_env("TRACKER_MAX_UPLOAD_MB", settings["MAX_UPLOAD_MB"])
+    for key in ("MAX_UPLOAD_MB", "MAX_STORED_MB"):
+        settings[key] = _int_env(f"TRACKER_{key}", settings[key])
     settings["JOBS_URL"] = os.environ.get("TRACKER_JOBS_URL") or settings["JOBS_URL"]
     settings["JOB_LEASE_SECONDS"] = _int_env("TRACKER_JOB_LEASE_SECONDS", 60)
     settings["TIMEZONE"] = _timezone_env()

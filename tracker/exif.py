@@ -42,6 +42,7 @@ import exifread
 from PIL import ExifTags, Image
 
 from tracker import bodyserial, reconyx
+from tracker.photo_text import shown
 from tracker.reconyx import ReconyxMakerNotes
 
 __all__ = ["ExifData", "ReconyxMakerNotes", "read_exif", "to_json_dict"]
@@ -584,14 +585,14 @@ def parse_camera_time(raw: str) -> tuple[datetime | None, str | None]:
     rescue a camera that was reset to 1970.
     """
     if _UNSET_RE.fullmatch(raw):
-        return None, f"camera clock not set ({raw})"
+        return None, f"camera clock not set ({shown(raw)})"
     match = _TIME_RE.match(raw)
     if match is None:
-        return None, f"unparsable date ({raw})"
+        return None, f"unparsable date ({shown(raw)})"
     try:
         return datetime(*(int(part) for part in match.groups())), None
     except ValueError:
-        return None, f"impossible date ({raw})"
+        return None, f"impossible date ({shown(raw)})"
 
 
 def _judge_time(raw: str) -> dict[str, Any]:
@@ -604,9 +605,9 @@ def _judge_time(raw: str) -> dict[str, Any]:
 
 def _implausible(taken_at: datetime, raw: str) -> str | None:
     if taken_at < EARLIEST_PLAUSIBLE:
-        return f"date before {EARLIEST_PLAUSIBLE.year} ({raw})"
+        return f"date before {EARLIEST_PLAUSIBLE.year} ({shown(raw)})"
     if taken_at > datetime.now() + FUTURE_SLACK:
-        return f"date in the future ({raw})"
+        return f"date in the future ({shown(raw)})"
     return None
 
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker import audit, clock
+from tracker import audit, clock, upsert
 from tracker.errors import InvalidInput
 from tracker.models import Camera, Deployment, Image, Station, User
 
@@ -188,10 +188,9 @@ def camera_for_serial(session: Session, serial: str | None) -> Camera | None:
     if not serial:
         return None
     camera = session.scalar(select(Camera).where(Camera.serial == serial))
-    if camera is None:
-        camera = Camera(serial=serial)
-        session.add(camera)
-        session.flush()
+    if camera is None:  # two admins may register the same camera at once: the index decides
+        upsert.insert_one(session, Camera.__table__, {"serial": serial}, ["serial"])
+        camera = session.scalar(select(Camera).where(Camera.serial == serial))
     return camera
 
 

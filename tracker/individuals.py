@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from tracker import audit, events
+from tracker import audit, events, upsert
 from tracker.errors import InvalidInput
 from tracker.models import (
     FLANKS,
@@ -82,11 +82,28 @@ def create(
         errors["individual_name"] = "Use at most 120 characters for the name."
     if errors:
         raise InvalidInput(errors)
-    individual = Individual(code=code, name=name.strip(), sex=sex, species=species, notes=notes)
-    session.add(individual)
-    session.flush()
-    audit.record(session, actor, "create", "individual", individual.id, code=code)
-    return individual
+    individual_id = _insert(session, code, species, name=name.strip(), sex=sex, notes=notes)
+    if individual_id is None:  # someone else created it since the check above
+        raise InvalidInput({"individual_code": f"Code {code} is already used by an individual."})
+    audit.record(session, actor, "create", "individual", individual_id, code=code)
+    return session.get(Individual, individual_id)
+
+
+def _insert(session: Session, code: str, species: Species, **values) -> int | None:
+    """Insert a new individual unless its code is taken (by a concurrent import, say)."""
+    values |= {"code": code, "species_id": species.id}
+    return upsert.insert_one(session, Individual.__table__, values, ["code"])
+
+
+def from_tag(
+    session: Session, code: str, species: Species, actor: User | None = None
+) -> Individual:
+    """The individual a photo tag names as new, created once however many imports race."""
+    individual_id = _insert(session, code, species, name="", sex="unknown", notes="")
+    if individual_id is not None:
+        audit.record(session, actor, "create", "individual", individual_id, code=code)
+        return session.get(Individual, individual_id)
+    return find(session, code)
 
 
 def discard_unused(session: Session, individual: Individual, actor: User | None) -> bool:

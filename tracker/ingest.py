@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,9 +20,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from tracker import audit, clock, sightings, storage
+from tracker import audit, clock, db_errors, jpeg_end, photo_text, sightings, storage, upsert
 from tracker.exif import ExifData, read_exif
 from tracker.models import Deployment, Image, User, utcnow
 from tracker.sources import Item
@@ -30,21 +33,31 @@ BATCH_SIZE = 200
 # disk (storage.write_original), so one thread more than the cores keeps both the cores and the
 # disk busy while the main thread parses and inserts (measured: 2 cores, 3 threads).
 WORKERS = (os.cpu_count() or 1) + 1
+# A batch that loses a race (a deadlock between two imports) runs again this many times.
+RETRIES = 3
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one file: added, duplicate (already present) or rejected."""
+    """What happened to one file: added, duplicate (already present) or rejected.
+
+    `warnings` name what was left out of a photo that landed: a value its column cannot hold,
+    a tag that was not used, data after the end of the image.
+    """
 
     name: str
     status: str
     image_id: int | None = None
     reason: str | None = None
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass
 class IngestReport:
     outcomes: list[Outcome] = field(default_factory=list)
+    # Temporary files of killed imports, removed before this one started.
+    leftovers: list[storage.Leftover] = field(default_factory=list)
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -64,6 +77,7 @@ class Prepared:
     size: int
     stored_path: str
     exif: ExifData
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,47 +86,47 @@ class Limits:
 
     max_file_bytes: int = 100 * 1024 * 1024
     max_pixels: int = 120_000_000
+    # Data after the image's end beyond this is left out (a camera's own preview fits in it).
+    max_trailing_bytes: int = 1024 * 1024
+    # What one upload may store in all (TRACKER_MAX_STORED_MB); None: no limit.
+    max_stored_bytes: int | None = None
 
 
-def end_of_image_missing(data: bytes | memoryview) -> bool:
-    """True when the main image's scan has no end marker: a file cut short on the card."""
-    view = memoryview(data)
-    pos = 2
-    while pos + 4 <= len(view):
-        if view[pos] != 0xFF:
+class StoreBudget:
+    """The bytes an upload may still store (Limits.max_stored_bytes), shared by the workers."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit, self.left = limit, limit
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> bool:
+        if self.left is None:
             return True
-        marker = view[pos + 1]
-        if marker == 0xDA:  # start of scan: the compressed image follows
-            return not _has_end_marker(view, pos)
-        if marker == 0xFF or 0xD0 <= marker <= 0xD7 or marker == 0x01:
-            pos += 1 if marker == 0xFF else 2
-            continue
-        pos += 2 + int.from_bytes(view[pos + 2 : pos + 4], "big")
-    return True
-
-
-def _has_end_marker(view: memoryview, start: int, chunk: int = 1 << 16) -> bool:
-    """An end-of-image marker after `start`, looked for from the end (where it nearly always is).
-
-    The file is searched a slice at a time, so a large file is never copied whole.
-    """
-    end = len(view)
-    while end - start >= 2:
-        low = max(start, end - chunk)
-        if bytes(view[low:end]).rfind(b"\xff\xd9") != -1:
+        with self._lock:
+            if size > self.left:
+                return False
+            self.left -= size
             return True
-        end = low + 1  # the slices overlap by a byte: a marker may straddle two of them
-    return False
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
 
 
 def prepare(
-    name: str, data: bytes | memoryview, media_dir: str, limits: Limits
+    name: str,
+    data: bytes | memoryview,
+    media_dir: str,
+    limits: Limits,
+    budget: StoreBudget | None = None,
 ) -> Prepared | Outcome:
     """Hash, read and check one file, and store it; or say why it is rejected.
 
     `data` may be a view of a reused buffer: everything is read from those same bytes (what is
-    hashed is what is stored) and nothing keeps a reference to them afterwards.
+    hashed is what is stored) and nothing keeps a reference to them afterwards. Every value
+    read from the file, and its name, is made fit for the database here (tracker.photo_text).
     """
+    name, warnings = photo_text.file_name(name)
     data = memoryview(data)
     if len(data) > limits.max_file_bytes:
         mb = limits.max_file_bytes // (1024 * 1024)
@@ -123,12 +137,23 @@ def prepare(
     if metadata.width and metadata.height and metadata.width * metadata.height > limits.max_pixels:
         pixels = metadata.width * metadata.height / 1e6
         return Outcome(name, "rejected", reason=f"image too large ({pixels:.0f} megapixels)")
-    if end_of_image_missing(data):
+    end = jpeg_end.main_image_end(data, limits.max_trailing_bytes)
+    if end is None:
         return Outcome(name, "rejected", reason="truncated JPEG (the image data is cut short)")
+    if len(data) - end > limits.max_trailing_bytes:
+        warnings.append(f"{_mb(len(data) - end)} after the end of the image left out")
+        data = data[:end]
+    metadata, problems = photo_text.checked_exif(metadata)
+    warnings += problems
+    if budget is not None and not budget.take(len(data)):
+        return Outcome(name, "rejected", reason=(
+            f"this upload already stored its limit of {_mb(budget.limit)}; "
+            "not stored (upload the rest separately)"
+        ))  # fmt: skip
     sha256 = hashlib.sha256(data).hexdigest()
     # Sent to the disk now but not synced: the whole batch is synced once, before its rows commit.
     stored = storage.store_original(media_dir, sha256, data, sync=False)
-    return Prepared(name, sha256, len(data), stored, metadata)
+    return Prepared(name, sha256, len(data), stored, metadata, tuple(warnings))
 
 
 def _jsonable(value):
@@ -150,10 +175,6 @@ def _extras(metadata: ExifData) -> dict:
     return {k: v for k, v in extras.items() if v is not None}
 
 
-def _clip(text: str | None, size: int = 64) -> str | None:
-    return text[:size] if text else None
-
-
 def image_row(item: Prepared, deployment: Deployment, period, user_id: int | None) -> dict:
     """The image table row for one prepared file: corrected time, place, and flags."""
     meta = item.exif
@@ -164,11 +185,11 @@ def image_row(item: Prepared, deployment: Deployment, period, user_id: int | Non
     return {
         "sha256": item.sha256,
         "stored_path": item.stored_path,
-        "original_filename": item.name[-255:],
+        "original_filename": item.name,
         "bytes": item.size,
         "width": meta.width,
         "height": meta.height,
-        "taken_at_raw": _clip(meta.taken_at_raw, 32),
+        "taken_at_raw": meta.taken_at_raw,
         "utc_offset": meta.utc_offset,
         "taken_at_utc": utc,
         "timestamp_issue": clock.timestamp_issue(utc, period, problem),
@@ -176,9 +197,9 @@ def image_row(item: Prepared, deployment: Deployment, period, user_id: int | Non
         "longitude": meta.longitude if has_gps else None,
         "altitude": meta.altitude,
         "location_source": "exif" if has_gps else "station",
-        "camera_make": _clip(meta.make),
-        "camera_model": _clip(meta.model),
-        "camera_serial": _clip(meta.serial or (meta.makernotes and meta.makernotes.serial)),
+        "camera_make": meta.make,
+        "camera_model": meta.model,
+        "camera_serial": meta.serial or (meta.makernotes and meta.makernotes.serial) or None,
         "exif": _extras(meta),
         "tags": list(meta.tags),
         "deployment_id": deployment.id,
@@ -189,17 +210,8 @@ def image_row(item: Prepared, deployment: Deployment, period, user_id: int | Non
 
 def _insert_new(session: Session, rows: list[dict]) -> dict[str, int]:
     """Insert rows whose SHA-256 is new; the unique index, not a prior check, decides."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     table = Image.__table__
-    statement = (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["sha256"])
-        .returning(table.c.sha256, table.c.id)
-    )
-    return dict(session.execute(statement, rows).all())
+    return dict(upsert.insert_new(session, table, rows, ["sha256"], table.c.sha256, table.c.id))
 
 
 def _existing_ids(session: Session, hashes: Iterable[str]) -> dict[str, int]:
@@ -207,7 +219,41 @@ def _existing_ids(session: Session, hashes: Iterable[str]) -> dict[str, int]:
     return dict(session.execute(query).all())
 
 
-def _save_batch(
+def _save_batch(session, batch: list[Prepared], save_rows) -> list[Outcome]:
+    """Commit a batch's rows; if the database refuses them, each photo alone.
+
+    The values are checked before (tracker.photo_text); this is the net under that check, so
+    that whatever a database still refuses costs one photo, never its neighbours. A batch
+    that lost a race with another import (a deadlock) simply runs again.
+    """
+    for attempt in range(RETRIES):
+        try:
+            return save_rows(batch)
+        except DBAPIError as exc:
+            session.rollback()
+            if db_errors.unavailable(exc):
+                raise
+            if not db_errors.retryable(exc) or attempt == RETRIES - 1:
+                log.warning("saving %d photos one by one: %s", len(batch), db_errors.reason(exc))
+                break
+    return [_save_alone(session, item, save_rows) for item in batch]
+
+
+def _save_alone(session, item: Prepared, save_rows) -> Outcome:
+    for attempt in range(RETRIES):
+        try:
+            return save_rows([item])[0]
+        except DBAPIError as exc:
+            session.rollback()
+            if db_errors.unavailable(exc):
+                raise
+            if not db_errors.retryable(exc) or attempt == RETRIES - 1:
+                reason = f"the database refused it: {db_errors.reason(exc)}"
+                return Outcome(item.name, "rejected", reason=reason)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _save_rows(
     session, batch: list[Prepared], deployment, period, user, tag_rules
 ) -> list[Outcome]:
     first: dict[str, Prepared] = {}
@@ -216,26 +262,36 @@ def _save_batch(
     user_id = user.id if user is not None else None
     rows = [image_row(item, deployment, period, user_id) for item in first.values()]
     added = _insert_new(session, rows)
+    tag_warnings: dict[int, list[str]] = {}
     if tag_rules is not None:
-        _sightings_from_tags(session, first, added, tag_rules, user)
+        _sightings_from_tags(session, first, added, tag_rules, user, tag_warnings)
     session.commit()
     known = _existing_ids(session, set(first) - set(added))
     outcomes = []
     for item in batch:
         if added.get(item.sha256) and first[item.sha256] is item:
-            outcomes.append(Outcome(item.name, "added", added[item.sha256]))
+            image_id = added[item.sha256]
+            warnings = item.warnings + tuple(tag_warnings.get(image_id, ()))
+            outcomes.append(Outcome(item.name, "added", image_id, warnings=warnings))
         else:
             image_id = added.get(item.sha256) or known.get(item.sha256)
             outcomes.append(Outcome(item.name, "duplicate", image_id, "already in the tracker"))
     return outcomes
 
 
-def _sightings_from_tags(session, first: dict[str, Prepared], added: dict[str, int], rules, user):
-    """Sightings for the new images that photo-ID tags already describe (same transaction)."""
+def _sightings_from_tags(session, first, added: dict[str, int], rules, user, warnings) -> None:
+    """Sightings for the new images that photo-ID tags already describe (same transaction).
+
+    A tag that cannot be used is said in `warnings` (image id -> messages).
+    """
     tagged = [added[sha] for sha, item in first.items() if sha in added and item.exif.tags]
     if tagged:
         images = list(session.scalars(select(Image).where(Image.id.in_(tagged))))
-        sightings.from_tags(session, images, rules, user)
+
+        def warn(image: Image, message: str) -> None:
+            warnings.setdefault(image.id, []).append(message)
+
+        sightings.from_tags(session, images, rules, user, warn=warn)
 
 
 class _Batches:
@@ -289,11 +345,13 @@ def ingest(
     """Store and record every good file; commit in batches; report each file's fate.
 
     With `tag_rules`, images whose XMP keywords name a species or an individual get their
-    sightings at once, in the same transaction as their rows.
+    sightings at once, in the same transaction as their rows. Temporary files that killed
+    imports left in the media folder are removed first, and listed in the report.
     """
     limits = limits or Limits()
-    report = IngestReport()
+    report = IngestReport(leftovers=storage.remove_leftovers(media_dir))
     period = clock.period_utc(deployment)
+    budget = StoreBudget(limits.max_stored_bytes)
 
     def done(outcomes: Iterable[Outcome]) -> None:
         for outcome in outcomes:
@@ -301,15 +359,18 @@ def ingest(
             if on_outcome:
                 on_outcome(outcome)
 
+    def save_rows(batch: list[Prepared]) -> list[Outcome]:
+        return _save_rows(session, batch, deployment, period, user, tag_rules)
+
     def save(batch: list[Prepared]) -> list[Outcome]:
-        return _save_batch(session, batch, deployment, period, user, tag_rules)
+        return _save_batch(session, batch, save_rows)
 
     with (
         storage.media_sync(media_dir) as sync,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync") as syncer,
     ):
         batches = _Batches(save, sync, syncer)
-        for result in _prepared(items, media_dir, limits):
+        for result in _prepared(items, media_dir, limits, budget):
             done([result] if isinstance(result, Outcome) else batches.add(result))
         done(batches.finish())
     audit.record(session, user, "upload", "deployment", deployment.id, **report.summary)
@@ -341,22 +402,23 @@ def _load(item: Item) -> tuple[bytes | memoryview | None, str | None]:
     return (view[:got], None) if got <= size else item.load()
 
 
-def _prepare_item(item: Item, media_dir: str, limits: Limits) -> Prepared | Outcome:
+def _prepare_item(item: Item, media_dir: str, limits: Limits, budget) -> Prepared | Outcome:
     data, reason = _load(item)
     if reason is not None:
-        return Outcome(item.name, "rejected", reason=reason)
+        return Outcome(photo_text.file_name(item.name)[0], "rejected", reason=reason)
     try:
-        return prepare(item.name, data, media_dir, limits)
+        return prepare(item.name, data, media_dir, limits, budget)
     except OSError as exc:
-        return Outcome(item.name, "rejected", reason=f"could not store the file: {exc.strerror}")
+        name = photo_text.file_name(item.name)[0]
+        return Outcome(name, "rejected", reason=f"could not store the file: {exc.strerror}")
 
 
-def _prepared(items: Iterable[Item], media_dir: str, limits: Limits) -> Iterator:
+def _prepared(items: Iterable[Item], media_dir: str, limits: Limits, budget) -> Iterator:
     """Prepare items on worker threads, in order, with a bounded number in flight."""
     window: deque[Future] = deque()
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ingest") as pool:
         for item in items:
-            window.append(pool.submit(_prepare_item, item, media_dir, limits))
+            window.append(pool.submit(_prepare_item, item, media_dir, limits, budget))
             # A deep window keeps the workers writing while the main thread syncs and inserts.
             if len(window) >= 16 * WORKERS:
                 yield window.popleft().result()

@@ -6,14 +6,14 @@ the span of their corrected capture times, and its place is their deployment's s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from tracker import audit, individuals
+from tracker import audit, individuals, upsert
 from tracker.detections import boxes
 from tracker.errors import InvalidInput
 from tracker.models import (
@@ -28,6 +28,7 @@ from tracker.models import (
     User,
     sighting_image,
 )
+from tracker.photo_text import shown
 
 MAX_COUNT = 1000
 MAX_COMMENTS = 2000
@@ -275,9 +276,20 @@ def _tag_value(tags: list[str], prefix: str) -> str | None:
     return None
 
 
+# The size of the species name columns: a longer tag is refused, never cut (two long names cut
+# to the same 120 characters would be one species).
+MAX_SPECIES_NAME = 120
+
+
 def species_named(session: Session, name: str, actor: User | None) -> Species:
-    """The species with this common or scientific name; a new one, to be confirmed, if none."""
-    match = func.lower(name.strip())
+    """The species with this common or scientific name; a new one, to be confirmed, if none.
+
+    Safe when two imports create the same new species at once: the unique name decides.
+    """
+    name = name.strip()
+    if len(name) > MAX_SPECIES_NAME:
+        raise ValueError(f"a species name has at most {MAX_SPECIES_NAME} characters")
+    match = func.lower(name)
     found = session.scalar(
         select(Species).where(
             (func.lower(Species.common_name) == match)
@@ -286,26 +298,41 @@ def species_named(session: Session, name: str, actor: User | None) -> Species:
     )
     if found is not None:
         return found
-    species = Species(scientific_name=name.strip()[:120], common_name=name.strip()[:120],
-                      kind="animal", confirmed=False)  # fmt: skip
-    session.add(species)
-    session.flush()
-    audit.record(session, actor, "create", "species", species.id, name=name, source="tags")
-    return species
+    values = {"scientific_name": name, "common_name": name, "kind": "animal", "confirmed": False}
+    new_id = upsert.insert_one(session, Species.__table__, values, ["scientific_name"])
+    if new_id is not None:
+        audit.record(session, actor, "create", "species", new_id, name=name, source="tags")
+    return session.scalar(select(Species).where(Species.scientific_name == name))
+
+
+def _usable_species_tag(name: str | None, image: Image, warn) -> str | None:
+    if name is not None and len(name) > MAX_SPECIES_NAME:
+        warn(image, (
+            f"species tag {shown(name)!r} is {len(name)} characters, longer than the "
+            f"{MAX_SPECIES_NAME} characters a species name may have; not used"
+        ))  # fmt: skip
+        return None
+    return name
 
 
 def from_tags(
-    session: Session, images: list[Image], rules: TagRules, actor: User | None = None
+    session: Session,
+    images: list[Image],
+    rules: TagRules,
+    actor: User | None = None,
+    warn: Callable[[Image, str], None] | None = None,
 ) -> list[Sighting]:
     """Sightings for images whose photo-ID tags name a species or an individual.
 
     An individual named without a species is taken to be of its catalogue species, or a leopard
     if it is new (the tracker's focal species). Unknown species and individuals are created,
-    the species flagged for an admin to confirm or merge.
+    the species flagged for an admin to confirm or merge. A species tag too long to be a name
+    is not used, and `warn(image, message)` says so.
     """
     made = []
     for image in images:
         species_name = _tag_value(image.tags or [], rules.species)
+        species_name = _usable_species_tag(species_name, image, warn or (lambda *_: None))
         code = _tag_value(image.tags or [], rules.individual)
         if species_name is None and code is None:
             continue
@@ -318,9 +345,9 @@ def from_tags(
         if code and known is None:
             problem = individuals.check_new_code(session, code)
             if problem is None:
-                known = individuals.create(session, code=code, species=species, actor=actor)
+                known = individuals.from_tag(session, code, species, actor)
             else:  # keep what the photo-ID team wrote, for a person to sort out
-                note = f"Photo tag individual {code!r} not used: {problem}"
+                note = f"Photo tag individual {shown(code)!r} not used: {problem}"
         data = SightingInput(
             species_id=species.id, individual_code=known.code if known else "", comments=note
         )

@@ -17,8 +17,10 @@ import hashlib
 import io
 import mmap
 import os
+import socket
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 # Smallest long side of each preview kind. Previews are made at a JPEG draft scale (1/2, 1/4, 1/8)
@@ -33,6 +35,12 @@ def original_relpath(sha256: str) -> str:
 def preview_relpath(sha256: str, size: str) -> str:
     # Both sizes side by side: one folder to create and look up per prefix, not two.
     return f"previews/{sha256[:2]}/{sha256}.{size}.jpg"
+
+
+# Files being written live in media_dir/incoming until they are renamed into place.
+INCOMING = "incoming"
+TEMP_PREFIX = ".incoming-"
+_HOST = socket.gethostname()
 
 
 @functools.cache
@@ -69,9 +77,12 @@ def write_original(media_dir: str | Path, relpath: str, data: bytes | memoryview
 
 def _place(media_dir: str | Path, relpath: str, write: Callable[[int], None]) -> None:
     final = Path(media_dir) / relpath
-    folder = _folder(final.parent)
-    # Unique per process and thread, so two uploads of the same photo never share a temp file.
-    tmp = folder / f".incoming-{final.name}-{os.getpid()}-{threading.get_ident()}"
+    _folder(final.parent)
+    # Unique per host, process and thread, so two uploads of the same photo never share a temp
+    # file, and one folder holds them all: what a killed process leaves is found at once.
+    tmp = _folder(Path(media_dir) / INCOMING) / (
+        f"{TEMP_PREFIX}{final.name}-{_HOST}-{os.getpid()}-{threading.get_ident()}"
+    )
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
@@ -259,3 +270,56 @@ def media_sync(media_dir: str | Path) -> Iterator[Callable[[], None]]:
         yield sync
     finally:
         os.close(fd)
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """A temporary file a killed process left behind, removed."""
+
+    path: str  # relative to the media folder
+    bytes: int
+
+
+def remove_leftovers(media_dir: str | Path, *, everywhere: bool = False) -> list[Leftover]:
+    """Remove the temporary files of writers that no longer run, and say which.
+
+    A `tracker import` killed with SIGKILL cannot clean up after itself. Its files carry the
+    host, process and thread that wrote them: one written on this host by a process that is
+    gone is removed; another host's, or a running writer's, is left alone. `everywhere` also
+    searches the storage folders, where versions before the incoming folder wrote them.
+    """
+    media = Path(media_dir)
+    folder = media / INCOMING
+    found = list(folder.glob(TEMP_PREFIX + "*")) if folder.is_dir() else []
+    if everywhere:
+        found += [p for p in media.glob(f"*/*/{TEMP_PREFIX}*") if p.parent.parent != folder]
+    removed = []
+    for path in sorted(found):
+        if _writer_gone(path.name):
+            try:
+                size = path.stat().st_size
+                path.unlink()
+            except FileNotFoundError:  # its writer finished, or another cleaner was first
+                continue
+            removed.append(Leftover(str(path.relative_to(media)), size))
+    return removed
+
+
+def _writer_gone(name: str) -> bool:
+    """True when the temp file's writer ran on this host and its process has ended."""
+    parts = name[len(TEMP_PREFIX) :].split("-")
+    if len(parts) == 3:  # before the host was in the name: written on this host
+        host, pid = _HOST, parts[1]
+    elif len(parts) >= 4:
+        host, pid = "-".join(parts[1:-2]), parts[-2]
+    else:
+        return False
+    if host != _HOST or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError):  # another user's process, or no pid at all
+        return False
+    return False

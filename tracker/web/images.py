@@ -133,7 +133,7 @@ def upload():
 
 
 def _ingest_uploads(session, files, deployment: Deployment) -> ingest.IngestReport:
-    limits = ingest.Limits()
+    limits = ingest.Limits(max_stored_bytes=current_app.config["MAX_STORED_MB"] * 1024 * 1024)
     zip_limits = sources.ZipLimits(max_file_bytes=limits.max_file_bytes)
     # The client's file name is a label for the report and the record, never a path.
     items = (
