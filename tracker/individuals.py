@@ -34,6 +34,7 @@ from tracker.models import (
 
 # Like station codes: letters, digits and hyphens (AL-12), so they survive every export format.
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")
+CODE_HINT = "Use 1 to 32 letters, digits or hyphens for the code (e.g. AL-12)."
 
 
 def find(session: Session, code: str) -> Individual | None:
@@ -55,7 +56,7 @@ def find(session: Session, code: str) -> Individual | None:
 def check_new_code(session: Session, code: str) -> str | None:
     """Why `code` cannot name a new individual, or None."""
     if not CODE_RE.match(code):
-        return "Use 1 to 32 letters, digits or hyphens for the code (e.g. AL-12)."
+        return CODE_HINT
     if find(session, code) is not None:
         return f"Code {code} is already used (or was used) by an individual."
     return None
@@ -98,7 +99,11 @@ def _insert(session: Session, code: str, species: Species, **values) -> int | No
 def from_tag(
     session: Session, code: str, species: Species, actor: User | None = None
 ) -> Individual:
-    """The individual a photo tag names as new, created once however many imports race."""
+    """The individual a photo tag names (by a current or former code), or a new one; created
+    once however many imports race. `code` must match CODE_RE."""
+    found = find(session, code)
+    if found is not None:
+        return found
     individual_id = _insert(session, code, species, name="", sex="unknown", notes="")
     if individual_id is not None:
         audit.record(session, actor, "create", "individual", individual_id, code=code)

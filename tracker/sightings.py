@@ -342,12 +342,11 @@ def from_tags(
         else:
             species = known.species if known else species_named(session, LEOPARD, actor)
         note = ""
-        if code and known is None:
-            problem = individuals.check_new_code(session, code)
-            if problem is None:
-                known = individuals.from_tag(session, code, species, actor)
-            else:  # keep what the photo-ID team wrote, for a person to sort out
-                note = f"Photo tag individual {shown(code)!r} not used: {problem}"
+        if code and known is None and individuals.CODE_RE.match(code):
+            # Found, or made: another import may have created it since the lookup above.
+            known = individuals.from_tag(session, code, species, actor)
+        elif code and known is None:  # keep what the photo-ID team wrote, for a person
+            note = f"Photo tag individual {shown(code)!r} not used: {individuals.CODE_HINT}"
         data = SightingInput(
             species_id=species.id, individual_code=known.code if known else "", comments=note
         )
