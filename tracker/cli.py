@@ -20,7 +20,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 from sqlalchemy.exc import DBAPIError
 
-from tracker import accounts, clock, fieldwork, outages
+from tracker import accounts, clock, db_errors, fieldwork, outages
 from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import ROLES
@@ -48,10 +48,17 @@ class TrackerGroup(FlaskGroup):
         return super().get_command(ctx, name)
 
 
+# The database the command's app was configured with, for a message when it cannot be reached.
+_database_url: str | None = None
+
+
 def _command_app() -> Flask:
     from tracker import create_app
 
-    return create_app(web=False)
+    global _database_url
+    app = create_app(web=False)
+    _database_url = app.config["DATABASE_URL"]
+    return app
 
 
 def main() -> None:
@@ -59,6 +66,11 @@ def main() -> None:
     try:
         cli.main(prog_name="tracker")
     except DBAPIError as exc:
+        if db_errors.unavailable(exc):
+            # One line, whichever command: which database (no password), and the driver's words.
+            url = _database_url or os.environ.get("DATABASE_URL", "the configured database")
+            click.echo(f"error: {db_errors.unavailable_message(url, exc)}", err=True)
+            sys.exit(3)
         if not _schema_missing(exc):
             raise
         click.echo(

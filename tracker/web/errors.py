@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, g, render_template
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
+from sqlalchemy.exc import DBAPIError
 
+from tracker import db_errors
 from tracker.db import close_session
 
 bp = Blueprint("errors", __name__)
@@ -20,6 +23,11 @@ MESSAGES = {
     413: ("Too large", "The upload is larger than this tracker accepts."),
     429: ("Too many requests", "Slow down and try again in a moment."),
     500: ("Something went wrong", "The error was logged and nothing was half-saved."),
+    503: (
+        "Database unavailable",
+        "The tracker cannot reach its database just now. Try again in a few minutes; "
+        "an upload that was cut off keeps what it had saved, and sending it again adds the rest.",
+    ),
 }
 
 
@@ -63,3 +71,18 @@ def _handler(code: int):
 
 for _code in MESSAGES:
     bp.app_errorhandler(_code)(_handler(_code))
+
+
+@bp.app_errorhandler(DBAPIError)
+def database_error(error: DBAPIError):
+    """A database that cannot be reached is a 503 page; any other database error a 500."""
+    if not db_errors.unavailable(error):
+        raise error
+    url = current_app.config["DATABASE_URL"]
+    current_app.logger.error(db_errors.unavailable_message(url, error))
+    with contextlib.suppress(DBAPIError):  # the connection is gone: nothing to roll back
+        close_session()
+    # The page is drawn as for a visitor: who is signed in is in the database too.
+    g._login_user = current_app.login_manager.anonymous_user()
+    page, code = render_error(503, plain=True)
+    return page, code, {"Retry-After": "60"}
