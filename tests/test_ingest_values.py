@@ -15,6 +15,7 @@ import zipfile
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from conftest import csrf_token
 from sqlalchemy import func, select
 from werkzeug.datastructures import CombinedMultiDict
@@ -231,3 +232,44 @@ def test_an_upload_stores_at_most_its_limit(app, as_role, deployment):
     assert response.status_code == 200
     assert "2 added, 0 already present, 2 rejected." in page
     assert "this upload already stored its limit of 1.0 MB" in page
+
+
+POISON_TRIGGERS = {
+    "sqlite": [
+        "CREATE TRIGGER poison BEFORE INSERT ON image WHEN NEW.original_filename LIKE '%POISON%' "
+        "BEGIN SELECT RAISE(ABORT, 'poisoned photo'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF position('POISON' in NEW.original_filename) > 0 THEN RAISE EXCEPTION 'poisoned photo'; END IF; "
+        "RETURN NEW; END $$",
+        "CREATE TRIGGER poison BEFORE INSERT ON image FOR EACH ROW EXECUTE FUNCTION poison()",
+    ],
+}
+
+
+@pytest.fixture
+def poisoned(app, session, backend):
+    """The database refuses any photo named POISON: a value no check before it foresaw."""
+    engine = app.extensions["tracker.engine"]
+    with engine.begin() as conn:
+        for statement in POISON_TRIGGERS[backend]:
+            conn.exec_driver_sql(statement)
+    yield
+    session.rollback()  # its reads hold a lock the DROP waits for
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER poison" + (" ON image" if backend != "sqlite" else ""))
+        if backend == "postgresql":
+            conn.exec_driver_sql("DROP FUNCTION poison()")
+
+
+def test_what_the_database_still_refuses_costs_one_photo(
+    app, session, runner, deployment, tmp_path, poisoned
+):
+    photos = good_photos(4) | {"POISON.JPG": jpeg_bytes(TAKEN, seed=150)}
+    code, files, summary = run_import(runner, card_of(tmp_path / "c", photos),
+                                      "--deployment", deployment.id)  # fmt: skip
+    assert (code, summary) == (1, {"added": 4, "duplicate": 0, "rejected": 1})
+    assert files["POISON.JPG"]["reason"].startswith("the database refused it: ")
+    assert "poisoned photo" in files["POISON.JPG"]["reason"]
+    assert session.scalar(select(func.count()).select_from(Image)) == 4
