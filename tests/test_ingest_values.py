@@ -241,8 +241,8 @@ POISON_TRIGGERS = {
     ],
     "postgresql": [
         "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-        "IF position('POISON' in NEW.original_filename) > 0 THEN RAISE EXCEPTION 'poisoned photo'; END IF; "
-        "RETURN NEW; END $$",
+        "IF position('POISON' in NEW.original_filename) > 0 THEN "
+        "RAISE EXCEPTION 'poisoned photo'; END IF; RETURN NEW; END $$",
         "CREATE TRIGGER poison BEFORE INSERT ON image FOR EACH ROW EXECUTE FUNCTION poison()",
     ],
 }

@@ -114,8 +114,10 @@ def worker_command(threads: int) -> None:
     """Run background jobs (card imports, previews) until stopped with Ctrl-C or SIGTERM."""
     import logging
 
+    from tracker.db import engine
     from tracker.jobs import worker
 
+    engine().connect().close()  # a database that cannot be reached is said now, in one line
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     worker.serve(current_app._get_current_object(), threads)
 
