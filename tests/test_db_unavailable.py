@@ -50,6 +50,8 @@ COMMANDS = {
     "db check": ["db", "check"],
     "db revision": ["db", "revision", "-m", "nothing"],
     "user add": ["user", "add", "a@park.test", "--role", "ranger", "--password-stdin"],
+    "user set-password": ["user", "set-password", "a@park.test", "--password-stdin"],
+    "user deactivate": ["user", "deactivate", "a@park.test"],
     "station add": ["station", "add", "KP-09", "--lat", "43.1", "--lon", "131.5"],
     "station import": ["station", "import", "{csv}"],
     "deployment add": ["deployment", "add", "--station", "KP-09", "--start", "2024-01-01"],
