@@ -103,8 +103,10 @@ def register_commands(app: Flask) -> None:
     ):
         app.cli.add_command(command)
     from tracker import demo
+    from tracker.detections.cli import detections_group
 
     app.cli.add_command(demo.demo_command)
+    app.cli.add_command(detections_group)
 
 
 @click.command("worker")

@@ -123,6 +123,9 @@ def defaults(instance: Path) -> dict:
         "MAP_LAYERS": [str(DEMO_BOUNDARY)],
         "PUBLIC_MAP": False,
         "PUBLIC_GRID": 0.1,
+        # Detector boxes below this confidence are kept but not shown, unless the results file
+        # gave its own typical_detection_threshold (or a person set one for the run).
+        "DETECTION_THRESHOLD": 0.2,
     }
 
 
@@ -147,6 +150,7 @@ def from_environment(instance: Path) -> dict:
     _security_env(settings)
     _publisher_env(settings)
     _science_env(settings)
+    settings["DETECTION_THRESHOLD"] = _fraction_env("TRACKER_DETECTION_THRESHOLD", 0.2)
     return settings
 
 
@@ -186,6 +190,19 @@ def _publisher_env(settings: dict) -> None:
             settings[key] = os.environ[f"TRACKER_{key}"].strip()
     for key, wanted in Publisher.from_config(settings).problems().items():
         raise RuntimeError(f"TRACKER_{key} must be {wanted}, not {settings.get(key)!r}")
+
+
+def _fraction_env(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be a number from 0 to 1, e.g. 0.2, not {raw!r}") from exc
+    if not 0 <= value <= 1:
+        raise RuntimeError(f"{name} must be a number from 0 to 1, not {raw!r}")
+    return value
 
 
 def _map_env(settings: dict) -> None:

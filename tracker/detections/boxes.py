@@ -29,6 +29,7 @@ from tracker.models import (
 )
 
 DEFAULT_THRESHOLD = 0.2
+CHUNK = 5000  # ids per IN (...): SQLite allows 32,766 parameters a statement
 
 
 def run_threshold(default: float):
@@ -159,8 +160,13 @@ def link_lone_boxes(session: Session, image_ids: Iterable[int], default: float) 
     is left as it is. Returns how many boxes were tied.
     """
     ids = list(image_ids)
-    if not ids:
-        return 0
+    return sum(
+        _link_lone(session, ids[start : start + CHUNK], default)
+        for start in range(0, len(ids), CHUNK)
+    )
+
+
+def _link_lone(session: Session, ids: list[int], default: float) -> int:
     animal_sightings = (
         select(sighting_image.c.image_id, func.min(Sighting.id).label("sighting_id"))
         .join(Sighting, Sighting.id == sighting_image.c.sighting_id)
@@ -172,7 +178,7 @@ def link_lone_boxes(session: Session, image_ids: Iterable[int], default: float) 
     lone = {image_id: sighting_id for image_id, sighting_id in session.execute(animal_sightings)}
     if not lone:
         return 0
-    boxes = session.scalars(
+    found = session.scalars(
         select(Annotation)
         .outerjoin(DetectionRun, DetectionRun.id == Annotation.run_id)
         .where(
@@ -181,12 +187,12 @@ def link_lone_boxes(session: Session, image_ids: Iterable[int], default: float) 
         )
     ).all()
     per_image: dict[int, list[Annotation]] = {}
-    for box in boxes:
+    for box in found:
         per_image.setdefault(box.image_id, []).append(box)
     tied = 0
-    for image_id, found in per_image.items():
-        if len(found) == 1 and found[0].sighting_id is None:
-            found[0].sighting_id = lone[image_id]
+    for image_id, candidates in per_image.items():
+        if len(candidates) == 1 and candidates[0].sighting_id is None:
+            candidates[0].sighting_id = lone[image_id]
             tied += 1
     session.flush()
     return tied
