@@ -519,6 +519,18 @@ class Annotation(Base):
         return self.drawn_by.email if self.drawn_by else "unknown person"
 
 
+class EmptyOverride(Base):
+    """A person looked at a likely-empty photo and said something is there: back to the queue."""
+
+    __tablename__ = "empty_override"
+
+    image_id: Mapped[int] = mapped_column(
+        ForeignKey("image.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AuditLog(Base):
     """Who did what to which record, and when; details hold before/after values."""
 

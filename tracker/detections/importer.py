@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from tracker import audit
@@ -57,28 +58,40 @@ class Report:
         return sum(o.status in ("unmatched", "ambiguous") for o in self.outcomes)
 
 
-def _parts(path: str) -> tuple[str, ...]:
-    return tuple(p for p in path.replace("\\", "/").split("/") if p not in ("", "."))
+def _path(name: str) -> str:
+    """A path with `/` between its folder names, none empty: `a\\b//c` -> `a/b/c`."""
+    parts = name.replace("\\", "/").split("/")
+    if "" in parts or "." in parts:
+        parts = [p for p in parts if p not in ("", ".")]
+    return "/".join(parts)
 
 
-def _fits(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    """One path is the other's tail, whole folder names at a time."""
-    n = min(len(a), len(b))
-    return a[-n:] == b[-n:]
+def _tails(path: str):
+    """`a/b/c`, `b/c`, `c`: the path and every tail of whole folder names."""
+    yield path
+    at = path.find("/")
+    while at >= 0:
+        yield path[at + 1 :]
+        at = path.find("/", at + 1)
 
 
 def match(files: list[str], photos: list[tuple[int, str]]) -> list[tuple[int | None, str]]:
     """(image id, status) per file: matched, unmatched or ambiguous."""
-    by_name: dict[str, list[tuple[tuple[str, ...], int]]] = defaultdict(list)
+    whole: dict[str, list[int]] = defaultdict(list)  # a photo's whole path
+    tails: dict[str, list[int]] = defaultdict(list)  # every tail of it, the whole included
     for image_id, name in photos:
-        parts = _parts(name)
-        if parts:
-            by_name[parts[-1]].append((parts, image_id))
+        path = _path(name)
+        whole[path].append(image_id)
+        for tail in _tails(path):
+            tails[tail].append(image_id)
     found = []
     for file in files:
-        parts = _parts(file)
-        fits = [i for p, i in by_name.get(parts[-1], ()) if _fits(p, parts)] if parts else []
-        found.append(fits)
+        path = _path(file)
+        fits = list(tails.get(path, ())) if path else []
+        for tail in _tails(path) if path else ():  # photos whose whole path is a tail of it
+            if tail != path and tail in whole:
+                fits += whole[tail]
+        found.append(fits if len(fits) < 2 else sorted(set(fits)))
     claimed = Counter(fits[0] for fits in found if len(fits) == 1)
     results: list[tuple[int | None, str]] = []
     for fits in found:
@@ -113,9 +126,24 @@ def _replace_run(session: Session, deployment: Deployment, output: BatchOutput, 
     return run
 
 
-def _insert(session: Session, table, rows: list[dict]) -> None:
+def _insert(session: Session, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """The driver's executemany of plain tuples: a season's boxes are a million rows, and
+    SQLAlchemy's per-row parameter processing would take most of the import's time."""
+    connection = session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    marks = ", ".join([mark] * len(columns))
+    # Table and column names are this module's constants, never input.
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
     for start in range(0, len(rows), BATCH):
-        session.execute(insert(table), rows[start : start + BATCH])
+        connection.exec_driver_sql(sql, rows[start : start + BATCH])
+
+
+def _stored_time(session: Session, moment: datetime):
+    """A time as the UTCDateTime columns store it: naive UTC (text in SQLite's format)."""
+    naive = moment.astimezone(UTC).replace(tzinfo=None)
+    if session.connection().dialect.name == "sqlite":
+        return naive.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return naive
 
 
 def import_results(
@@ -125,6 +153,7 @@ def import_results(
     default_threshold: float,
     file_name: str = "",
     actor: User | None = None,
+    now: datetime | None = None,
 ) -> Report:
     """Store a checked batch output's boxes on the deployment's photos; flush, not commit."""
     photos = session.execute(
@@ -135,31 +164,32 @@ def import_results(
     threshold = boxes.effective_threshold(run, default_threshold)
     report = Report(run.id, run.detector, threshold)
     results, annotations = [], []
+    stamp = _stored_time(session, now or run.imported_at)
     for entry, (image_id, status) in zip(output.entries, matches, strict=True):
         if entry.failure is not None:
             status = "failure"
         stored = 0
         if image_id is not None:
-            results.append({"run_id": run.id, "image_id": image_id, "failure": entry.failure})
-            annotations += _boxes(entry, image_id, run.id)
+            results.append((run.id, image_id, entry.failure))
+            annotations += _boxes(entry, image_id, run.id, stamp)
             stored = len(entry.detections)
             if status == "matched" and _likely_empty(entry, threshold):
                 report.likely_empty += 1
         report.outcomes.append(Outcome(entry.file, image_id, status, stored))
-    _insert(session, DetectionResult, results)
-    _insert(session, Annotation, annotations)
-    boxes.link_lone_boxes(session, [r["image_id"] for r in results], default_threshold)
+    _insert(session, "detection_result", ("run_id", "image_id", "failure"), results)
+    _insert(session, "annotation", BOX_COLUMNS, annotations)
+    boxes.link_lone_boxes(session, [r[1] for r in results], default_threshold)
     audit.record(session, actor, "import", "detection_run", run.id, detector=run.detector,
                  deployment=deployment.id, **report.summary)  # fmt: skip
     return report
 
 
-def _boxes(entry: Entry, image_id: int, run_id: int) -> list[dict]:
-    return [
-        {"image_id": image_id, "run_id": run_id, "category": d.category, "x": d.bbox[0],
-         "y": d.bbox[1], "width": d.bbox[2], "height": d.bbox[3], "confidence": d.confidence}
-        for d in entry.detections
-    ]  # fmt: skip
+BOX_COLUMNS = ("image_id", "run_id", "category", "x", "y", "width", "height", "confidence",
+               "created_at")  # fmt: skip
+
+
+def _boxes(entry: Entry, image_id: int, run_id: int, now) -> list[tuple]:
+    return [(image_id, run_id, d.category, *d.bbox, d.confidence, now) for d in entry.detections]
 
 
 def _likely_empty(entry: Entry, threshold: float) -> bool:

@@ -57,12 +57,14 @@ def register_blueprints(app: Flask) -> None:
     csrf.init_app(app)
     from tracker.web import (
         auth,
+        boxes,
         clocks,
         deployments,
         errors,
         exports,
         images,
         individuals,
+        likely_empty,
         main,
         maps,
         review,
@@ -81,6 +83,8 @@ def register_blueprints(app: Flask) -> None:
         individuals,
         maps,
         review,
+        likely_empty,
+        boxes,
         exports,
         species,
         users,

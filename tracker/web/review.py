@@ -14,7 +14,6 @@ sorts it, so they stay right while other sequences are being tagged.
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -31,12 +30,13 @@ from flask import (
 )
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import contains_eager, selectinload
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 
 from tracker import individuals, sightings
 from tracker.db import get_session
+from tracker.detections import boxes
 from tracker.errors import InvalidInput
 from tracker.models import (
     FLANKS,
@@ -52,6 +52,7 @@ from tracker.models import (
     Station,
     sighting_image,
 )
+from tracker.review.queue import Queue
 from tracker.web import get_or_404, requires
 from tracker.web.forms import show_errors
 
@@ -174,89 +175,45 @@ def _form(choices: Choices, **values) -> SightingForm:
 # --- the queue --------------------------------------------------------------------------------
 
 
-@dataclass
-class Queue:
-    """A deployment's untagged sequences, and every image's rank in the deployment's order.
-
-    Sequences hold rows of the few columns a sequence shows (id, taken_at_utc,
-    original_filename, timestamp_issue), not whole images: one light query per request keeps a
-    deployment of ten thousand photos quick to step through.
-    """
-
-    deployment: Deployment
-    groups: list[list]
-    rank: dict[int, int]
-
-    @classmethod
-    def load(cls, session, deployment: Deployment) -> Queue:
-        tagged = exists().where(sighting_image.c.image_id == Image.id)
-        rows = session.execute(
-            select(
-                Image.id,
-                Image.taken_at_utc,
-                Image.original_filename,
-                Image.timestamp_issue,
-                tagged.label("tagged"),
-            )
-            .where(Image.deployment_id == deployment.id)
-            .order_by(*sightings.SEQUENCE_ORDER)
-        ).all()
-        gap = current_app.config["SEQUENCE_SECONDS"]
-        groups = sightings.bursts((row for row in rows if not row.tagged), gap)
-        return cls(deployment, groups, {row.id: n for n, row in enumerate(rows)})
-
-    @property
-    def untagged(self) -> int:
-        return sum(len(g) for g in self.groups)
-
-    def _firsts(self) -> list[int]:
-        return [self.rank[g[0].id] for g in self.groups]
-
-    def _lasts(self) -> list[int]:
-        return [self.rank[g[-1].id] for g in self.groups]
-
-    def index_at(self, image_id: int | None) -> int:
-        """The sequence holding this image, or the first one after it (0 if unknown)."""
-        if image_id not in self.rank:
-            return 0
-        return bisect.bisect_left(self._lasts(), self.rank[image_id])
-
-    def index_after(self, image_id: int) -> int:
-        return bisect.bisect_right(self._firsts(), self.rank[image_id])
-
-    def index_before(self, image_id: int) -> int:
-        """The last sequence ending before this image; -1 if there is none."""
-        return bisect.bisect_left(self._lasts(), self.rank[image_id]) - 1
-
-    def payload(self, index: int) -> dict | None:
-        """One sequence as review.js shows it (None past either end of the queue)."""
-        if not 0 <= index < len(self.groups):
-            return None
-        group = self.groups[index]
-        zone = ZoneInfo(self.deployment.timezone)
-        times = [i.taken_at_utc for i in group if i.taken_at_utc is not None]
-        first, last = group[0].id, group[-1].id
-        return {
-            "deployment_id": self.deployment.id,
-            "position": index + 1,
-            "total": len(self.groups),
-            "untagged": self.untagged,
-            "images_total": len(self.rank),
-            "image_ids": [i.id for i in group],
-            "first_id": first,
-            "last_id": last,
-            "span_seconds": int((max(times) - min(times)).total_seconds()) if times else None,
-            "has_previous": index > 0,
-            "has_next": index + 1 < len(self.groups),
-            "url": url_for("review.queue", deployment_id=self.deployment.id, at=first),
-            "previous_url": url_for("review.queue", deployment_id=self.deployment.id, before=first),
-            "next_url": url_for("review.queue", deployment_id=self.deployment.id, after=last),
-            "images": [_image(i, zone) for i in group],
-            "timestamp_warning": sightings.timestamp_warning(group),
-        }
+def _load(session, deployment: Deployment) -> Queue:
+    config = current_app.config
+    return Queue.load(
+        session, deployment, config["SEQUENCE_SECONDS"], config["DETECTION_THRESHOLD"]
+    )
 
 
-def _image(image, zone: ZoneInfo) -> dict:
+def _payload(session, todo: Queue, index: int) -> dict | None:
+    """One sequence as review.js shows it (None past either end of the queue)."""
+    if not 0 <= index < len(todo.groups):
+        return None
+    group = todo.groups[index]
+    zone = ZoneInfo(todo.deployment.timezone)
+    times = [i.taken_at_utc for i in group if i.taken_at_utc is not None]
+    first, last = group[0].id, group[-1].id
+    found = boxes.shown(session, [i.id for i in group], current_app.config["DETECTION_THRESHOLD"])
+    dep = todo.deployment.id
+    return {
+        "deployment_id": dep,
+        "position": index + 1,
+        "total": len(todo.groups),
+        "untagged": todo.untagged,
+        "likely_empty": todo.likely_empty,
+        "images_total": len(todo.rank),
+        "image_ids": [i.id for i in group],
+        "first_id": first,
+        "last_id": last,
+        "span_seconds": int((max(times) - min(times)).total_seconds()) if times else None,
+        "has_previous": index > 0,
+        "has_next": index + 1 < len(todo.groups),
+        "url": url_for("review.queue", deployment_id=dep, at=first),
+        "previous_url": url_for("review.queue", deployment_id=dep, before=first),
+        "next_url": url_for("review.queue", deployment_id=dep, after=last),
+        "images": [_image(i, zone, found) for i in group],
+        "timestamp_warning": sightings.timestamp_warning(group),
+    }
+
+
+def _image(image, zone: ZoneInfo, found: list) -> dict:
     """An image (or a row with its id, times, name and issue) as review.js shows it."""
     local = image.taken_at_utc.astimezone(zone) if image.taken_at_utc else None
     return {
@@ -267,6 +224,8 @@ def _image(image, zone: ZoneInfo) -> dict:
         "timestamp_issue": image.timestamp_issue,
         "preview_url": url_for("images.preview", image_id=image.id),
         "detail_url": url_for("images.detail", image_id=image.id),
+        "boxes": [boxes.as_dict(b) for b in found if b.image_id == image.id],
+        "boxes_url": url_for("boxes.create", image_id=image.id),
     }
 
 
@@ -320,7 +279,7 @@ def index():
 def queue(deployment_id: int):
     session = get_session()
     deployment = get_or_404(Deployment, deployment_id)
-    todo = Queue.load(session, deployment)
+    todo = _load(session, deployment)
     index, _bad = _position(todo)
     return _queue_page(session, todo, index, SightingForm())
 
@@ -328,8 +287,8 @@ def queue(deployment_id: int):
 def _queue_page(session, todo: Queue, index: int, form: SightingForm, status: int = 200):
     choices = _choices(session)
     form.species_id.choices = choices.select_choices()
-    current = todo.payload(index)
-    following = todo.payload(index + 1) if current else None
+    current = _payload(session, todo, index)
+    following = _payload(session, todo, index + 1) if current else None
     urls = {
         "queue": url_for("review.queue", deployment_id=todo.deployment.id),
         "tag": url_for("review.tag", deployment_id=todo.deployment.id),
@@ -364,11 +323,11 @@ def next_sequence(deployment_id: int):
     """A sequence as JSON, for review.js to preload (?after=), go back (?before=) or show (?at=)."""
     session = get_session()
     deployment = get_or_404(Deployment, deployment_id)
-    todo = Queue.load(session, deployment)
+    todo = _load(session, deployment)
     index, bad = _position(todo)
     if bad:
         return _refused({bad: f"No image {request.args[bad]!r} in deployment {deployment.id}."})
-    return jsonify({"ok": True, "next": todo.payload(index)})
+    return jsonify({"ok": True, "next": _payload(session, todo, index)})
 
 
 def _images_to_tag(session, deployment: Deployment) -> tuple[list[Image], dict[str, str]]:
@@ -429,6 +388,7 @@ def tag(deployment_id: int):
                 form.to_input(blank),
                 actor=current_user._get_current_object(),
                 timestamp_confirmed=bool(form.confirm_timestamp.data),
+                box_threshold=current_app.config["DETECTION_THRESHOLD"],
             )
         except InvalidInput as exc:
             errors = exc.errors
@@ -437,13 +397,13 @@ def tag(deployment_id: int):
         if _wants_json():
             return _refused(errors)
         show_errors(form, InvalidInput(errors))
-        todo = Queue.load(session, deployment)
+        todo = _load(session, deployment)
         first = _parse_id(request.form.get("image_ids"))
         return _queue_page(session, todo, todo.index_at(first), form, 400)
     session.commit()
     last = images[-1].id
     if _wants_json():
-        todo = Queue.load(session, deployment)
+        todo = _load(session, deployment)
         return jsonify(
             {
                 "ok": True,
@@ -452,7 +412,7 @@ def tag(deployment_id: int):
                 "undo_url": _undo_url(sighting, form),
                 "edit_url": url_for("review.edit_sighting", sighting_id=sighting.id),
                 "individual": _new_code(sighting, form),
-                "next": todo.payload(todo.index_after(last)),
+                "next": _payload(session, todo, todo.index_after(last)),
             }
         )
     flash(f"Saved: {_summary(sighting)} ({len(images)} images).", "info")
@@ -560,9 +520,13 @@ def delete_sighting(sighting_id: int):
     session.commit()
     first = images[0].id if images else None
     if _wants_json():
-        todo = Queue.load(session, deployment)
+        todo = _load(session, deployment)
         return jsonify(
-            {"ok": True, "next": todo.payload(todo.index_at(first)), "removed_individual": removed}
+            {
+                "ok": True,
+                "next": _payload(session, todo, todo.index_at(first)),
+                "removed_individual": removed,
+            }
         )
     flash(f"Sighting {sighting_id} ({summary}) deleted: its images are back in the queue.", "info")
     return redirect(url_for("review.queue", deployment_id=deployment.id, at=first))
