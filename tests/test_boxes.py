@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from conftest import SHARED
+from conftest import SHARED, csrf_token
 from sqlalchemy import select
 
 from tracker import fieldwork, ingest, sightings, sources
@@ -128,3 +128,23 @@ def test_the_threshold_decides_which_boxes_are_shown(app, session, deployment):
     session.flush()
     assert len(boxes.shown(session, [image.id], default=0.2)) == 1
     assert boxes.effective_threshold(run, 0.2) == 0.005
+
+
+def test_boxes_are_drawn_moved_and_deleted_through_the_json_routes(app, session, client, as_role,
+                                                                   deployment):  # fmt: skip
+    image = photo(session, app, deployment, "ocelot.jpg")
+    session.commit()
+    as_role("ranger")
+    token = csrf_token(client, f"/images/{image.id}")
+    headers = {"X-CSRFToken": token}
+    made = client.post(f"/images/{image.id}/boxes", json={"bbox": [0.3, 0.3, 0.3, 0.3]},
+                       headers=headers).get_json()  # fmt: skip
+    assert made["ok"] and made["box"]["source"] == "ranger@park.test"
+    box_id = made["box"]["id"]
+    body = {"bbox": [0.3, 0.3, 0.4, 0.3], "category": "animal", "sighting_id": None, "flank": None}
+    moved = client.post(f"/boxes/{box_id}", json=body, headers=headers).get_json()
+    assert moved["ok"] and moved["box"]["bbox"] == [0.3, 0.3, 0.4, 0.3]
+    refused = client.post(f"/boxes/{box_id}", json={"bbox": [0.9, 0.3, 0.4, 0.3]}, headers=headers)
+    assert refused.status_code == 400 and "bbox" in refused.get_json()["errors"]
+    assert client.post(f"/boxes/{box_id}/delete", headers=headers).get_json()["ok"]
+    assert session.scalar(select(Annotation.id)) is None

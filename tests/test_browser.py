@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -70,6 +71,13 @@ def live_app(tmp_path_factory):
         taken = datetime(2025, 10, 1, 22, 15) + timedelta(minutes=30 * i)
         (card / f"IMG_{i:04}.JPG").write_bytes(jpeg_bytes(taken, seed=i))
     _run(["import", str(card), "--station", "KP-01"], env)
+    with served(env) as base:
+        yield {"base": base, "db": instance / "tracker.sqlite3"}
+
+
+@contextmanager
+def served(env: dict):
+    """`tracker run` on a free local port until the block ends; gives its base URL."""
     port = _free_port()
     server = subprocess.Popen(
         [TRACKER, "run", "--host", "127.0.0.1", "--port", str(port)],
@@ -80,7 +88,7 @@ def live_app(tmp_path_factory):
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_for(f"{base}/login")
-        yield {"base": base, "db": instance / "tracker.sqlite3"}
+        yield base
     finally:
         server.terminate()
         server.wait(timeout=10)

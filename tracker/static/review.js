@@ -120,6 +120,30 @@
     return node;
   }
 
+  // The same markup as templates/_boxes.html, for boxes.js to bring to life.
+  function boxedPhoto(image) {
+    var figure = element("figure", {
+      class: "boxed",
+      "data-boxes": JSON.stringify(image.boxes || []),
+      "data-boxes-url": image.boxes_url,
+      "data-can-edit": "1",
+    });
+    var view = element("div", { class: "boxed-view" });
+    var stage = element("div", { class: "boxed-stage" });
+    stage.appendChild(element("img", { src: image.preview_url, alt: image.file_name }));
+    view.appendChild(stage);
+    figure.appendChild(view);
+    var controls = element("figcaption", { class: "boxed-controls" });
+    ["brightness", "contrast"].forEach(function (name) {
+      var label = element("label", {}, name.charAt(0).toUpperCase() + name.slice(1) + " ");
+      label.appendChild(element("input", { type: "range", name: name, min: 50, max: 300, value: 100 }));
+      controls.appendChild(label);
+    });
+    controls.appendChild(element("button", { type: "button", class: "boxed-draw secondary", "aria-pressed": "false" }, "Draw a box (d)"));
+    figure.appendChild(controls);
+    return figure;
+  }
+
   function plural(n, word) {
     return n + " " + word + (n === 1 ? "" : "s");
   }
@@ -134,11 +158,7 @@
     els.images.textContent = "";
     sequence.images.forEach(function (image) {
       var item = element("li");
-      var link = element("a", { class: "pic", href: image.detail_url });
-      link.appendChild(
-        element("img", { src: image.preview_url, alt: image.file_name, width: 648, height: 486 })
-      );
-      item.appendChild(link);
+      item.appendChild(boxedPhoto(image));
       var meta = element("div", { class: "meta" });
       meta.appendChild(element("a", { class: "names", href: image.detail_url }, image.file_name));
       meta.appendChild(element("span", {}, image.local_time || "no capture time"));
@@ -148,6 +168,9 @@
       item.appendChild(meta);
       els.images.appendChild(item);
     });
+    if (window.TrackerBoxes) {
+      window.TrackerBoxes.scan(els.images);
+    }
     els.ids.textContent = "";
     sequence.image_ids.forEach(function (id) {
       els.ids.appendChild(element("input", { type: "hidden", name: "image_ids", value: id }));

@@ -5,6 +5,8 @@ JSON in and out (boxes.js sends them with fetch and the page's CSRF token in a h
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 
@@ -17,8 +19,18 @@ from tracker.web import get_or_404, requires
 bp = Blueprint("boxes", __name__)
 
 
+def _form_body() -> dict:
+    """The same fields from a plain form post, the bbox written as JSON text."""
+    body = dict(request.form.items())
+    try:
+        body["bbox"] = json.loads(body.get("bbox") or "null")
+    except ValueError:
+        body["bbox"] = None
+    return body
+
+
 def _input() -> boxes.BoxInput:
-    body = request.get_json(silent=True)
+    body = request.get_json(silent=True) if request.is_json else _form_body()
     body = body if isinstance(body, dict) else {}
     sighting = body.get("sighting_id")
     return boxes.BoxInput(

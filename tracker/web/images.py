@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from flask import (
     Blueprint,
     Response,
+    abort,
     current_app,
     render_template,
     request,
@@ -30,8 +31,10 @@ from werkzeug.security import safe_join
 from wtforms import SelectField, StringField
 from wtforms.validators import Length
 
-from tracker import clock, fieldwork, imagelist, ingest, previews, sources
+from tracker import accounts, clock, fieldwork, imagelist, ingest, previews, sources
 from tracker.db import get_session
+from tracker.detections import boxes as detection_boxes
+from tracker.detections import people
 from tracker.errors import InvalidInput
 from tracker.models import Deployment, Image, Sighting, Station, sighting_image
 from tracker.sightings import TagRules
@@ -279,7 +282,27 @@ def detail(image_id: int):
         sightings=sightings,
         previous=previous,
         following=following,
+        boxes=[
+            detection_boxes.as_dict(b)
+            for b in detection_boxes.shown(session, [image.id], _threshold())
+        ],
+        original_allowed=_may_have_original(image.id),
     )
+
+
+def _threshold() -> float:
+    return current_app.config["DETECTION_THRESHOLD"]
+
+
+def _hidden_people(image_id: int) -> list:
+    """The person boxes to blur for the signed-in user: none when their role may see people."""
+    if accounts.can(current_user, "see_people"):
+        return []
+    return people.person_boxes(get_session(), [image_id], _threshold()).get(image_id, [])
+
+
+def _may_have_original(image_id: int) -> bool:
+    return not _hidden_people(image_id)
 
 
 # --- files ------------------------------------------------------------------------------------
@@ -297,6 +320,11 @@ def _send_preview(image_id: int, size: str):
             mimetype="text/plain",
             headers={"Cache-Control": "no-store"},
         )
+    hidden = _hidden_people(image.id)
+    if hidden:  # made per request: boxes and thresholds may change, and it must never be cached
+        response = Response(people.blurred(path, hidden), mimetype="image/jpeg")
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
     response = send_file(path, mimetype="image/jpeg", conditional=True)
     response.headers["Cache-Control"] = CACHE_CONTROL
     return response
@@ -327,6 +355,8 @@ def download_name(image: Image) -> str:
 @requires("view")
 def original(image_id: int):
     image = get_or_404(Image, image_id)
+    if not _may_have_original(image.id):
+        abort(403)
     path = safe_join(current_app.config["MEDIA_DIR"], image.stored_path)
     if path is None or not os.path.isfile(path):
         log.error("image %s: original %s is missing", image.id, image.stored_path)

@@ -1,0 +1,111 @@
+"""In a real browser: drawing, resizing and deleting a box, and clearing the likely-empty grid.
+
+The app runs as its own process with the shared real photos and MegaDetector's real output on
+them, imported with the real commands; a ranger drives Chromium (see tests/test_browser.py).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+
+import pytest
+from detections_data import PHOTOS, RESULTS
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ready
+from selenium.webdriver.support.ui import WebDriverWait
+from test_browser import TRACKER, _run, browser, served  # noqa: F401
+
+pytestmark = pytest.mark.browser
+EMAIL, PASSWORD = "ranger@park.test", "a ranger test password"
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    instance = tmp_path_factory.mktemp("live-detections")
+    env = {"PATH": os.environ["PATH"], "TRACKER_INSTANCE_PATH": str(instance),
+           "TRACKER_TILE_URL": ""}  # fmt: skip
+    _run(["db", "upgrade"], env)
+    _run(["station", "add", "KP-07", "--lat", "43.1", "--lon", "131.5"], env)
+    _run(["deployment", "add", "--station", "KP-07", "--start", "2010-01-01"], env)
+    _run(["user", "add", EMAIL, "--role", "ranger", "--password-stdin"], env, PASSWORD + "\n")
+    subprocess.run(
+        [TRACKER, "import", str(PHOTOS), "--station", "KP-07"],
+        env=env,
+        check=False,
+        capture_output=True,
+    )  # fmt: skip  (exit 1: the truncated photo is refused)
+    subprocess.run([TRACKER, "detections", "import", str(RESULTS), "--station", "KP-07"],
+                   env=env, check=False, capture_output=True)  # fmt: skip
+    with served(env) as base:
+        yield {"base": base, "db": instance / "tracker.sqlite3"}
+
+
+def query(live, sql: str, *args) -> list:
+    with sqlite3.connect(live["db"]) as connection:
+        return connection.execute(sql, args).fetchall()
+
+
+def sign_in(driver, base: str) -> None:
+    driver.delete_all_cookies()
+    driver.get(f"{base}/login")
+    driver.find_element(By.NAME, "email").send_keys(EMAIL)
+    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    WebDriverWait(driver, 10).until(ready.url_to_be(f"{base}/"))
+
+
+def test_a_ranger_draws_resizes_and_deletes_a_box(live, browser):  # noqa: F811
+    sign_in(browser, live["base"])
+    # The whole photo in the window: actions aim from the centre of an element's visible part.
+    browser.set_window_size(1280, 1600)
+    ((image_id,),) = query(live, "SELECT id FROM image WHERE original_filename LIKE '%ocelot.jpg'")
+    browser.get(f"{live['base']}/images/{image_id}")
+    wait = WebDriverWait(browser, 10)
+    photo = wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, ".boxed-ready img")))
+    wait.until(lambda b: b.execute_script("return arguments[0].complete", photo))
+    before = len(browser.find_elements(By.CSS_SELECTOR, ".boxed .box"))
+    browser.find_element(By.CSS_SELECTOR, ".boxed-draw").click()
+    width, height = photo.size["width"], photo.size["height"]
+    # Drag from 30 % to 60 % of the photo (offsets are from its centre, kept in the window).
+    (ActionChains(browser)
+     .move_to_element_with_offset(photo, int(-0.2 * width), int(-0.2 * height))
+     .click_and_hold().move_by_offset(int(0.15 * width), int(0.15 * height))
+     .move_by_offset(int(0.15 * width), int(0.15 * height)).release().perform())  # fmt: skip
+    wait.until(lambda b: query(live, "SELECT count(*) FROM annotation WHERE drawn_by_id "
+                               "IS NOT NULL")[0][0] == 1)  # fmt: skip
+    ((box_id, x, y, w, h),) = query(
+        live, "SELECT id, x, y, width, height FROM annotation WHERE drawn_by_id IS NOT NULL"
+    )
+    assert [round(v, 1) for v in (x, y, w, h)] == [0.3, 0.3, 0.3, 0.3]
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".boxed .box")) == before + 1
+    # Resize it by its corner handle: 10 % wider.
+    handle = browser.find_element(By.CSS_SELECTOR, f".box[data-id='{box_id}'] .box-handle")
+    ActionChains(browser).drag_and_drop_by_offset(handle, int(0.1 * width), 0).perform()
+    wait.until(lambda b: round(query(live, "SELECT width FROM annotation WHERE id = ?",
+                                     box_id)[0][0], 1) == 0.4)  # fmt: skip
+    browser.find_element(By.CSS_SELECTOR, f".box[data-id='{box_id}'] .box-delete").click()
+    wait.until(lambda b: not query(live, "SELECT id FROM annotation WHERE id = ?", box_id))
+    browser.set_window_size(1280, 900)
+
+
+def test_the_likely_empty_grid_is_confirmed_with_one_key(live, browser):  # noqa: F811
+    sign_in(browser, live["base"])
+    ((deployment,),) = query(live, "SELECT id FROM deployment")
+    browser.get(f"{live['base']}/review/{deployment}/empty")
+    ticks = browser.find_elements(By.CSS_SELECTOR, "#empty-grid input[type=checkbox]")
+    names = [t.find_element(By.XPATH, "..").get_attribute("title") for t in ticks]
+    assert sorted(n.rsplit("/", 1)[-1] for n in names) == ["blank.jpg", "blank2.jpg", "blank3.jpg"]
+    assert all(t.is_selected() for t in ticks)
+    keep = ticks[names.index(next(n for n in names if n.endswith("blank3.jpg")))]
+    keep.click()  # untick: something is there after all
+    browser.find_element(By.TAG_NAME, "body").send_keys("b")
+    WebDriverWait(browser, 10).until(
+        ready.text_to_be_present_in_element((By.TAG_NAME, "body"), "2 photos confirmed blank")
+    )
+    rows = query(live, "SELECT s.source, sp.kind FROM sighting s JOIN species sp "
+                 "ON sp.id = s.species_id")  # fmt: skip
+    assert sorted(rows) == [("detector", "blank"), ("detector", "blank")]
+    assert len(query(live, "SELECT image_id FROM empty_override")) == 1
