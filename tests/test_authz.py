@@ -18,7 +18,7 @@ from sqlalchemy import select
 from tracker import accounts, fieldwork, individuals, ingest, outages, sightings, sources
 from tracker.db import get_session
 from tracker.detections import boxes
-from tracker.models import LEOPARD, Image, Species, User
+from tracker.models import LEOPARD, DetectionRun, Image, Species, User
 from tracker.synthetic import jpeg_bytes
 
 TAKEN = datetime(2024, 4, 10, 22, 15)
@@ -130,6 +130,18 @@ MATRIX = {
         {"blank": "x"},
     ),
     ("people.index", "GET"): ("/people", _roles(LOGIN, 200, 403, 200), None),
+    # No file chosen: back to the deployment page with a message.
+    ("detections.upload", "POST"): (
+        "/deployments/{deployment}/detections",
+        _roles(LOGIN, "to /deployments/{deployment}", 403, "to /deployments/{deployment}"),
+        {},
+    ),
+    # A threshold out of range: back to the deployment page with a message.
+    ("detections.threshold", "POST"): (
+        "/detections/{run}/threshold",
+        _roles(LOGIN, *["to /deployments/{deployment}"] * 3),
+        {"threshold": "2"},
+    ),
     ("boxes.index", "GET"): ("/images/{image}/boxes", VIEW, None),
     ("boxes.create", "POST"): ("/images/{image}/boxes", TAG_REFUSED, {"bbox": "x"}),
     ("boxes.update", "POST"): ("/boxes/{box}", TAG_REFUSED, {"bbox": "x"}),
@@ -208,6 +220,8 @@ VALID_POST = {
     "boxes.create": lambda ids: {"bbox": "[0.1, 0.1, 0.2, 0.2]"},
     "boxes.update": lambda ids: {"bbox": "[0.1, 0.1, 0.2, 0.2]"},
     "boxes.delete": lambda ids: {},
+    "detections.upload": lambda ids: {"file": (io.BytesIO(b'{"images": []}'), "md.json")},
+    "detections.threshold": lambda ids: {"threshold": "0.5"},
     "images.upload": lambda ids: {
         "deployment": str(ids["deployment"]),
         "files": (io.BytesIO(jpeg_bytes(TAKEN, seed=2)), "IMG_0002.JPG"),
@@ -246,6 +260,10 @@ def rows(app, users) -> dict[str, int]:
         session.add(odd)
         outage = outages.add_outage(session, deployment, date(2024, 4, 5), date(2024, 4, 8))
         box = boxes.draw(session, image, boxes.BoxInput([0.1, 0.1, 0.3, 0.3]), None)
+        run = DetectionRun(
+            deployment_id=deployment.id, detector="md_v5a.0.0.pt", format_version="1.4"
+        )
+        session.add(run)
         session.commit()
         return {
             "station": station.id,
@@ -260,6 +278,7 @@ def rows(app, users) -> dict[str, int]:
             "leopard": leopard.id,
             "outage": outage.id,
             "box": box.id,
+            "run": run.id,
         }
 
 

@@ -19,6 +19,7 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from tracker import clock, fieldwork, outages
 from tracker.db import get_session
+from tracker.detections import runs
 from tracker.errors import InvalidInput
 from tracker.models import Deployment, DeploymentOutage, Image, Station
 from tracker.web import get_or_404, requires
@@ -123,6 +124,7 @@ def detail(deployment_id: int):
         deployment=deployment,
         images=images,
         photos_during=outages.photos_during(session, deployment),
+        detections=runs.on_page(session, deployment.id, current_app.config["DETECTION_THRESHOLD"]),
     )
 
 

@@ -34,6 +34,7 @@ from wtforms.validators import Length
 from tracker import accounts, clock, fieldwork, imagelist, ingest, previews, sources
 from tracker.db import get_session
 from tracker.detections import boxes as detection_boxes
+from tracker.detections import jobs as detection_jobs
 from tracker.detections import people
 from tracker.errors import InvalidInput
 from tracker.models import Deployment, Image, Sighting, Station, sighting_image
@@ -128,14 +129,30 @@ def upload():
         except InvalidInput as exc:
             errors.update(exc.errors)
         if not errors:
-            report = _ingest_uploads(session, files, deployment)
-            return render_template("images/result.html", report=report, deployment=deployment)
+            results: list[tuple[str, bytes]] = []
+            report = _ingest_uploads(session, files, deployment, results)
+            queued = _queue_detections(session, deployment, results)
+            return render_template("images/result.html", report=report, deployment=deployment,
+                                   detections=queued)  # fmt: skip
         show_errors(form, InvalidInput(errors))
     status = 400 if form.is_submitted() else 200
     return render_template("images/upload.html", form=form), status
 
 
-def _ingest_uploads(session, files, deployment: Deployment) -> ingest.IngestReport:
+def _queue_detections(session, deployment: Deployment, results) -> list[tuple[str, int]]:
+    """Detector results that came with the photos, imported by a job once they are stored."""
+    actor = current_user._get_current_object()
+    queued = []
+    for name, data in results:
+        job = detection_jobs.queue_import(
+            session, current_app.config, deployment, name, data, actor
+        )
+        queued.append((name, job.id))
+    session.commit()
+    return queued
+
+
+def _ingest_uploads(session, files, deployment: Deployment, results: list) -> ingest.IngestReport:
     limits = ingest.Limits(max_stored_bytes=current_app.config["MAX_STORED_MB"] * 1024 * 1024)
     zip_limits = sources.ZipLimits(max_file_bytes=limits.max_file_bytes)
     # The client's file name is a label for the report and the record, never a path.
@@ -146,7 +163,7 @@ def _ingest_uploads(session, files, deployment: Deployment) -> ingest.IngestRepo
     )
     return ingest.ingest(
         session,
-        items,
+        detection_jobs.divert(items, results),
         deployment,
         current_app.config["MEDIA_DIR"],
         user=current_user._get_current_object(),
