@@ -140,8 +140,9 @@ def refuse_unstorable():
     return None
 
 
-# Blueprints whose views read typed JSON themselves (an API); none yet.
-TYPED_JSON_BLUEPRINTS: frozenset[str] = frozenset()
+# Blueprints whose views read typed JSON themselves (an API): boxes take numbers
+# ([x, y, width, height]) and check every value against fixed choices (tracker.detections.boxes).
+TYPED_JSON_BLUEPRINTS: frozenset[str] = frozenset({"boxes"})
 
 
 def _form_like(fields) -> bool:
