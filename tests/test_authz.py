@@ -142,7 +142,6 @@ MATRIX = {
         _roles(LOGIN, *["to /deployments/{deployment}"] * 3),
         {"threshold": "2"},
     ),
-    ("boxes.index", "GET"): ("/images/{image}/boxes", VIEW, None),
     ("boxes.create", "POST"): ("/images/{image}/boxes", TAG_REFUSED, {"bbox": "x"}),
     ("boxes.update", "POST"): ("/boxes/{box}", TAG_REFUSED, {"bbox": "x"}),
     ("boxes.delete", "POST"): ("/boxes/{box}/delete", _roles(LOGIN, 200, 200, 200), {}),

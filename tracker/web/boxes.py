@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
 from tracker.db import get_session
@@ -52,14 +52,6 @@ def _answer(change, *args):
         return jsonify({"ok": False, "errors": exc.errors}), 400
     session.commit()
     return jsonify({"ok": True, "box": boxes.as_dict(result) if result else None})
-
-
-@bp.route("/images/<int:image_id>/boxes", methods=["GET"])
-@requires("view")
-def index(image_id: int):
-    image = get_or_404(Image, image_id)
-    found = boxes.shown(get_session(), [image.id], current_app.config["DETECTION_THRESHOLD"])
-    return jsonify({"ok": True, "boxes": [boxes.as_dict(b) for b in found]})
 
 
 @bp.route("/images/<int:image_id>/boxes", methods=["POST"])
