@@ -1,0 +1,41 @@
+"""The catalogue in one index, and answers for many photos at once (the CLI and the batch page)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.models import Sighting, sighting_image
+from tracker.reid import identify, store
+from tracker.reid.matcher import ReferenceIndex
+
+
+def catalogue_index(session: Session, settings) -> ReferenceIndex:
+    """The reference index; features a worker has not computed yet are computed (and kept)."""
+    setting = settings["PATTERN_SPECIES"]
+    store.compute(session, settings["MEDIA_DIR"], store.pattern_boxes(session, setting))
+    return ReferenceIndex(identify.references(session, setting))
+
+
+def unidentified_images(session: Session, setting: str) -> list[int]:
+    """Photos of patterned-species sightings whose individual is not known yet."""
+    species = store.pattern_species_ids(session, setting)
+    query = (
+        select(sighting_image.c.image_id)
+        .join(Sighting, Sighting.id == sighting_image.c.sighting_id)
+        .where(Sighting.species_id.in_(species), Sighting.individual_id.is_(None))
+        .distinct()
+        .order_by(sighting_image.c.image_id)
+    )
+    return list(session.scalars(query))
+
+
+def answer(session: Session, index: ReferenceIndex, kind: str, item, settings):
+    if kind == "path":
+        return identify.identify_path(index, item)
+    return identify.identify_image(
+        session, index, item, settings["MEDIA_DIR"], settings["EVENT_MINUTES"]
+    )
+
+
+__all__ = ["answer", "catalogue_index", "unidentified_images"]
