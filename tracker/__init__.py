@@ -35,6 +35,10 @@ def create_app(test_config: dict | None = None, *, web: bool = True) -> Flask:
     Path(app.config["MEDIA_DIR"]).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
+    from tracker.reid import store
+
+    # Boxes of patterned species get their coat features from a background job.
+    store.watch(app.extensions["tracker.sessionmaker"], app.config)
     # exifread logs every oddity of every file it reads; the tracker reports what matters.
     logging.getLogger("exifread").setLevel(logging.ERROR)
 

@@ -111,6 +111,9 @@ def defaults(instance: Path) -> dict:
         # XMP keyword hierarchies that photo-ID teams use, e.g. "Species|Amur leopard".
         "TAG_SPECIES": "Species",
         "TAG_INDIVIDUAL": "individual",
+        # Photo-ID (tracker.reid): species whose animal boxes get coat-pattern features,
+        # comma-separated common or scientific names.
+        "PATTERN_SPECIES": "Amur leopard",
         # A ranger may pick a few thousand photos at once rather than zipping the card.
         "MAX_FORM_PARTS": 20_000,
         # A form opened at the start of a long field day must still submit at its end; the token
@@ -144,7 +147,7 @@ def from_environment(instance: Path) -> dict:
     settings["TIMEZONE"] = _timezone_env()
     for key in ("EVENT_MINUTES", "SEQUENCE_SECONDS", "NOT_SEEN_MONTHS"):
         settings[key] = _int_env(f"TRACKER_{key}", settings[key])
-    for key in ("TAG_SPECIES", "TAG_INDIVIDUAL"):
+    for key in ("TAG_SPECIES", "TAG_INDIVIDUAL", "PATTERN_SPECIES"):
         settings[key] = os.environ.get(f"TRACKER_{key}") or settings[key]
     _map_env(settings)
     _security_env(settings)

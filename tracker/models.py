@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -529,6 +530,30 @@ class EmptyOverride(Base):
     )
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PatternFeatures(Base):
+    """The coat pattern of one animal box (tracker.reid): keypoints and descriptors, computed
+    once by a worker so a query never recomputes the catalogue.
+
+    `unusable` marks a box a person judged useless as a reference (blur, a partial view); it
+    stays when the features are computed again.
+    """
+
+    __tablename__ = "pattern_features"
+
+    annotation_id: Mapped[int] = mapped_column(
+        ForeignKey("annotation.id", ondelete="CASCADE"), primary_key=True
+    )
+    detector: Mapped[str] = mapped_column(String(16))
+    keypoints: Mapped[int]
+    # The box they were computed on: a moved box needs them again.
+    bbox: Mapped[list] = mapped_column(default=list)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    unusable: Mapped[bool] = mapped_column(default=False)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    annotation: Mapped[Annotation] = relationship()
 
 
 class AuditLog(Base):

@@ -1,0 +1,98 @@
+"""The photo-ID matcher on real survey photos of known snow leopards (../shared/reid).
+
+Few photos, so the suite stays quick: features of one box take a fraction of a second. The
+figures over the whole set are bench/reid.py's job.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from functools import cache
+
+import numpy as np
+import pytest
+from conftest import SHARED
+
+from tracker.reid import features as feat
+from tracker.reid.matcher import Reference, ReferenceIndex, rank
+
+DATA = SHARED / "reid" / "snow-leopard"
+
+
+@cache
+def labels() -> dict[str, dict]:
+    with open(DATA / "labels.csv", newline="") as fh:
+        return {row["file"]: row for row in csv.DictReader(fh)}
+
+
+@cache
+def features(name: str) -> feat.BoxFeatures:
+    row = labels()[name]
+    grey = feat.read_grey(DATA / "images" / name)
+    return feat.extract(grey, json.loads(row["pattern_boxes"]))
+
+
+def reference(name: str, flank: str | None = None) -> Reference:
+    row = labels()[name]
+    return Reference(name, row["individuals"], features(name), flank, row["encounter"])
+
+
+# A burst of Cat21 (one encounter), and a photo of Cat23 at the same station another day.
+BURST = ["01__Station05__Camera1__2012-6-14__5-38-22(1).JPG",
+         "01__Station05__Camera1__2012-6-14__5-38-14(9).JPG"]  # fmt: skip
+OTHER_CAT = "01__Station05__Camera1__2012-7-16__15-14-30(4).JPG"
+
+
+def test_a_box_gives_coat_keypoints_inside_it_only():
+    name = "01__Station05__Camera1__2012-6-14__5-38-14(9).JPG"
+    boxes = json.loads(labels()[name]["pattern_boxes"])
+    f = features(name)
+    assert len(f) > 100 and f.descriptors.shape == (len(f), 128)
+    inside = np.zeros(len(f), bool)
+    for x, y, w, h in boxes:
+        kx, ky = f.keypoints[:, 0], f.keypoints[:, 1]
+        inside |= (kx >= x) & (kx < x + w) & (ky >= y) & (ky < y + h)
+    assert inside.all()
+    again = feat.BoxFeatures.from_bytes(f.to_bytes())
+    assert np.array_equal(again.descriptors, f.descriptors) and again.detector == "hesaff"
+
+
+def test_the_text_banners_of_a_1080_frame_are_found():
+    grey = feat.read_grey(DATA / "images" / "02__Station35__Camera1__2012-9-1__4-25-8(7).JPG")
+    top, bottom = feat.banner_rows(grey)
+    assert 20 < top < 60 and 1020 < bottom < 1060
+    # A box over the banner gives no keypoint on its letters.
+    f = feat.extract(grey, [[0, 0, 800, top - 4]])
+    assert len(f) == 0
+
+
+def test_an_unreadable_file_is_refused_by_name(tmp_path):
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not a photo")
+    with pytest.raises(feat.UnreadableImage):
+        feat.read_grey(bad)
+
+
+def test_photos_of_the_query_s_own_event_are_never_references_for_it():
+    index = ReferenceIndex([reference(BURST[0]), reference(BURST[1]), reference(OTHER_CAT)])
+    query = features(BURST[0])
+    # Without the exclusion the photo finds itself, and nothing could be easier.
+    mirror = rank(index, query)
+    assert mirror[0].reference == BURST[0] and mirror[0].individual == "Cat21"
+    encounter = labels()[BURST[0]]["encounter"]
+    ranked = rank(index, query, exclude_events={encounter})
+    assert all(c.reference not in BURST for c in ranked)
+    assert [c.individual for c in ranked] in ([], ["Cat23"])
+
+
+def test_a_flank_is_compared_with_the_same_flank_first():
+    index = ReferenceIndex([reference(BURST[1], flank="left"), reference(OTHER_CAT, flank="right")])
+    query = features(BURST[0])
+    left = rank(index, query, flank="left")
+    assert left[0].individual == "Cat21" and left[0].flank_match
+    right = rank(index, query, flank="right")
+    # Cat21 was only ever seen on its left flank: it comes after every right-flank candidate.
+    assert [c.individual for c in right][-1] == "Cat21"
+    assert not right[-1].flank_match
+    assert all(c.flank_match for c in right[:-1])
