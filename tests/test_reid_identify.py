@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from tracker import fieldwork, ingest, sightings, sources
 from tracker.detections import boxes
-from tracker.models import LEOPARD, Image, Job, PatternFeatures, Species
+from tracker.models import LEOPARD, Annotation, Image, Job, PatternFeatures, Species
 from tracker.reid import store
 from tracker.sightings import SightingInput
 
@@ -199,3 +199,15 @@ def test_identify_says_which_file_it_could_not_read(app, runner, tmp_path):
     result = runner.invoke(args=["identify", str(bad)])
     assert result.exit_code == 1 and "card.jpg" in result.output
     assert "not a JPEG" in result.output
+
+
+def test_a_reference_marked_unusable_is_left_out(app, session, stations, runner):
+    catalogue = _catalogue(session, app, stations)
+    (code, query), *_ = _queries(session, app, stations)
+    assert runner.invoke(args=["identify", str(query.id)]).exit_code == 0  # features computed
+    box = session.scalar(select(Annotation.id).where(Annotation.image_id == catalogue[code]))
+    result = runner.invoke(args=["reference", str(box), "--unusable"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(runner.invoke(args=["identify", str(query.id), "--json"]).output)
+    assert catalogue[code] not in [c["reference_image"] for c in answer["candidates"]]
+    assert runner.invoke(args=["reference", "99999"]).exit_code == 2

@@ -107,9 +107,10 @@ def register_commands(app: Flask) -> None:
 
     app.cli.add_command(demo.demo_command)
     app.cli.add_command(detections_group)
-    from tracker.reid.cli import identify_command
+    from tracker.reid.cli import identify_command, reference_command
 
     app.cli.add_command(identify_command)
+    app.cli.add_command(reference_command)
 
 
 @click.command("worker")

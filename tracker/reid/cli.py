@@ -77,3 +77,22 @@ def identify_command(images: tuple[str, ...], as_json: bool, top: int, unidentif
         click.echo(json.dumps(answer.as_json(top)) if as_json else _describe(answer, top))
     if failed:
         raise SystemExit(1)
+
+
+@click.command("reference")
+@click.argument("box_id", type=int)
+@click.option("--unusable/--usable", default=True, help="Keep the box out of the references.")
+@with_appcontext
+def reference_command(box_id: int, unusable: bool) -> None:
+    """Mark an animal box (annotation id) unusable as a photo-ID reference, or usable again."""
+    from tracker.cli import fail
+    from tracker.errors import InvalidInput
+    from tracker.reid import store
+
+    session = get_session()
+    try:
+        store.mark_unusable(session, box_id, unusable)
+    except InvalidInput as exc:
+        fail(exc)
+    session.commit()
+    click.echo(f"box {box_id}: {'unusable' if unusable else 'usable'} as a reference")

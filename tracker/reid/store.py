@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session
 
-from tracker import storage
+from tracker import audit, storage
+from tracker.errors import InvalidInput
 from tracker.models import Annotation, Image, PatternFeatures, Sighting, Species, sighting_image
 
 JOB = "tracker.reid.store:compute_job"
@@ -87,6 +88,16 @@ def compute(session: Session, media_dir: str, boxes: Iterable[Annotation]) -> in
             done += 1
     session.flush()
     return done
+
+
+def mark_unusable(session: Session, annotation_id: int, unusable: bool, actor=None) -> None:
+    """Keep a box out of the references (blur, a partial view), or take it back; audited."""
+    stored = session.get(PatternFeatures, annotation_id)
+    if stored is None:
+        raise InvalidInput({"box": f"Box {annotation_id} has no pattern features (yet)."})
+    stored.unusable = unusable
+    session.flush()
+    audit.record(session, actor, "update", "pattern_features", annotation_id, unusable=unusable)
 
 
 def compute_job(session: Session, settings, image_ids: list[int]) -> dict:
