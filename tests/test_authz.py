@@ -93,6 +93,7 @@ MATRIX = {
     ("images.preview", "GET"): ("/images/{image}/preview", VIEW, None),
     ("images.original", "GET"): ("/images/{image}/original", VIEW, None),
     ("individuals.index", "GET"): ("/individuals/", VIEW, None),
+    ("photoid.unidentified", "GET"): ("/photo-id/unidentified", VIEW, None),
     ("individuals.detail", "GET"): ("/individuals/{individual}", VIEW, None),
     ("individuals.reference", "POST"): (
         "/individuals/{individual}/reference",

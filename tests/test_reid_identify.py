@@ -211,3 +211,22 @@ def test_a_reference_marked_unusable_is_left_out(app, session, stations, runner)
     answer = json.loads(runner.invoke(args=["identify", str(query.id), "--json"]).output)
     assert catalogue[code] not in [c["reference_image"] for c in answer["candidates"]]
     assert runner.invoke(args=["reference", "99999"]).exit_code == 2
+
+
+def test_the_batch_page_ranks_unidentified_leopards(app, session, stations, client, as_role):
+    catalogue = _catalogue(session, app, stations)
+    queries = _queries(session, app, stations)
+    # A worker computes the features; here the job runs in the test.
+    store.compute_job(session, app.config, image_ids=list(catalogue.values()))
+    store.compute_job(session, app.config, image_ids=[image.id for _, image in queries[:2]])
+    session.commit()
+    assert client.get("/photo-id/unidentified").status_code == 302  # signed in only
+    page = as_role("researcher").get("/photo-id/unidentified")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    for code, image in queries[:2]:
+        row = html.split(image.original_filename, 1)[1].split("</tr>", 1)[0]
+        assert f"<strong>{code}</strong>" in row
+        assert f"/images/{catalogue[code]}" in row
+    assert html.count("features not computed yet") == 1  # the third query's job has not run
+    client.get("/individuals/").get_data(as_text=True).index("/photo-id/unidentified")

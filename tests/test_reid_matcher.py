@@ -15,7 +15,7 @@ import pytest
 from conftest import SHARED
 
 from tracker.reid import features as feat
-from tracker.reid.matcher import Reference, ReferenceIndex, rank
+from tracker.reid.matcher import Reference, ReferenceIndex, probably_new, rank
 
 DATA = SHARED / "reid" / "snow-leopard"
 
@@ -96,3 +96,12 @@ def test_a_flank_is_compared_with_the_same_flank_first():
     assert [c.individual for c in right][-1] == "Cat21"
     assert not right[-1].flank_match
     assert all(c.flank_match for c in right[:-1])
+
+
+def test_a_cat_missing_from_the_catalogue_is_probably_new():
+    query = features(BURST[0])
+    index = ReferenceIndex([reference(OTHER_CAT)])
+    assert probably_new(rank(index, query))
+    again = ReferenceIndex([reference(OTHER_CAT), reference(BURST[1])])
+    ranked = rank(again, query)
+    assert ranked[0].individual == "Cat21" and not probably_new(ranked)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.models import Sighting, sighting_image
+from tracker.models import Image, PatternFeatures, Sighting, sighting_image
 from tracker.reid import identify, store
-from tracker.reid.matcher import ReferenceIndex
+from tracker.reid.features import BoxFeatures
+from tracker.reid.matcher import Candidate, ReferenceIndex, probably_new, rank
 
 
 def catalogue_index(session: Session, settings) -> ReferenceIndex:
@@ -39,3 +42,31 @@ def answer(session: Session, index: ReferenceIndex, kind: str, item, settings):
 
 
 __all__ = ["answer", "catalogue_index", "unidentified_images"]
+
+
+@dataclass(frozen=True)
+class Unidentified:
+    """One unidentified photo and its candidates; `pending` while its features are not made."""
+
+    image: Image
+    candidates: list[Candidate]
+    probably_new: bool
+    pending: bool = False
+
+
+def rank_unidentified(session: Session, settings, top: int = 5) -> list[Unidentified]:
+    """Every unidentified patterned-species photo ranked against the catalogue, from stored
+    features only (a page reads, it never computes)."""
+    index = ReferenceIndex(identify.references(session, settings["PATTERN_SPECIES"]))
+    out = []
+    for image_id in unidentified_images(session, settings["PATTERN_SPECIES"]):
+        image = session.get(Image, image_id)
+        box = identify.largest_box(session, image)
+        stored = session.get(PatternFeatures, box.id) if box is not None else None
+        if stored is None:
+            out.append(Unidentified(image, [], False, pending=True))
+            continue
+        excluded = identify.same_event(index, image, settings["EVENT_MINUTES"])
+        cands = rank(index, BoxFeatures.from_bytes(stored.data), exclude_events=excluded)
+        out.append(Unidentified(image, cands[:top], probably_new(cands)))
+    return out
