@@ -1,7 +1,7 @@
 """pattern features of animal boxes: the coat keypoints photo-ID matches (tracker.reid)
 
 Revision ID: 2e747c2f6990
-Revises: dc7ec4ae5933
+Revises: 718cdef35ded
 Create Date: 2026-12-05 11:53:03.213872
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import tracker.models
 
 revision: str = "2e747c2f6990"
-down_revision: str | None = "dc7ec4ae5933"
+down_revision: str | None = "718cdef35ded"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
