@@ -12,6 +12,6 @@ if [ "$(id -u)" != "0" ]; then
 fi
 echo "installing Debian's chromium and chromium-driver for the browser tests" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq chromium chromium-driver >/dev/null
+apt-get -o DPkg::Lock::Timeout=600 update -qq
+apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium chromium-driver >/dev/null
 echo "browser: $(chromium --version 2>/dev/null | head -n 1)"
