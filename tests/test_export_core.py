@@ -1,4 +1,4 @@
-"""What every export shares: the filters a person types, checked; coordinates generalised."""
+"""What every export shares: the filters a person types, checked."""
 
 from __future__ import annotations
 
@@ -57,11 +57,3 @@ def test_bad_filters_are_named(session, park, typed, field, words):
 def test_no_filters_is_everything(session, park):
     parsed = export.Filters.parse(session)
     assert (parsed.date_from, parsed.station_ids, parsed.species_id) == (None, (), None)
-
-
-@pytest.mark.parametrize(
-    ("value", "grid", "centre"),
-    [(43.1234, 0.1, 43.15), (131.5, 0.1, 131.55), (-33.4567, 0.1, -33.45), (43.19, 0.25, 43.125)],
-)
-def test_generalise_to_the_centre_of_the_grid_cell(value, grid, centre):
-    assert export.generalise(value, grid) == pytest.approx(centre)

@@ -228,11 +228,10 @@ def _map_env(settings: dict) -> None:
             raise RuntimeError(
                 f"TRACKER_PUBLIC_GRID must be degrees, e.g. 0.1, not {grid!r}"
             ) from exc
-    if not 0.01 <= settings["PUBLIC_GRID"] <= 10:
-        raise RuntimeError(
-            f"TRACKER_PUBLIC_GRID must be 0.01 to 10 degrees (finer would show where the cameras "
-            f"are), not {settings['PUBLIC_GRID']!r}"
-        )
+    from tracker.public import grid_problem  # the one rule for every public output
+
+    if problem := grid_problem(settings["PUBLIC_GRID"]):
+        raise RuntimeError(f"TRACKER_PUBLIC_GRID: {problem}")
 
 
 def finish(settings: dict) -> dict:

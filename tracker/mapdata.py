@@ -15,7 +15,6 @@ Everything here runs without a request and without folium (`tracker.maps` draws 
 from __future__ import annotations
 
 import functools
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from sqlalchemy import func as sql
 from sqlalchemy import literal, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from tracker import clock, events, individuals
+from tracker import clock, events, individuals, public
 from tracker.errors import InvalidInput
 from tracker.models import (
     LEOPARD,
@@ -48,8 +47,6 @@ PATH_LIMIT = 500
 ALL_SPECIES = "all"
 PARAMS = ("from", "to", "species", "individual", "sex", "life_stage")
 PUBLIC_PARAMS = ("from", "to", "species")
-DEFAULT_GRID = 0.1
-MIN_GRID = 0.01  # about a kilometre: anything finer would show where the cameras are
 
 
 # --- filters --------------------------------------------------------------------------------------
@@ -524,7 +521,7 @@ def public_cells(
     session: Session,
     filters: Filters,
     *,
-    grid: float = DEFAULT_GRID,
+    grid: float = public.DEFAULT_GRID,
     minutes: int = events.DEFAULT_MINUTES,
     timezone: str = "UTC",
 ) -> list[Cell]:
@@ -533,33 +530,24 @@ def public_cells(
     The events are grouped per station in SQL, then each station's count goes to its cell here:
     what leaves this function has no station, no code and no exact position in it.
     """
-    if grid < MIN_GRID:
-        raise ValueError(f"a public grid finer than {MIN_GRID} degrees would show the cameras")
-    starts = events.event_starts(minutes, where=_conditions(filters, timezone)).subquery("starts")
+    policy = public.PublicPolicy(grid)
+    if problem := policy.problem():
+        raise ValueError(problem)
+    where = [*_conditions(filters, timezone), policy.shown()]
+    starts = events.event_starts(minutes, where=where).subquery("starts")
     per_station = (
         select(starts.c.station_id, sql.count().label("n"))
         .group_by(starts.c.station_id)
         .subquery("per_station")
     )
-    cells: dict[tuple[int, int], int] = defaultdict(int)
+    cells: dict[public.Cell, int] = defaultdict(int)
     for lat, lon, n in session.execute(
         select(Station.latitude, Station.longitude, per_station.c.n).join(
             per_station, per_station.c.station_id == Station.id
         )
     ):
-        cells[(_cell_index(lat, grid), _cell_index(lon, grid))] += n
+        cells[policy.cell(lat, lon)] += n
     return [
-        Cell(
-            south=round(row * grid, 6),
-            west=round(col * grid, 6),
-            north=round((row + 1) * grid, 6),
-            east=round((col + 1) * grid, 6),
-            events=n,
-        )
-        for (row, col), n in sorted(cells.items())
+        Cell(c.south, c.west, c.north, c.east, events=n)
+        for c, n in sorted(cells.items(), key=lambda item: (item[0].south, item[0].west))
     ]
-
-
-def _cell_index(degrees: float, grid: float) -> int:
-    # Rounded first: 43.2 / 0.1 is 431.99999999999994 in floating point, and belongs to cell 432.
-    return math.floor(round(degrees / grid, 9))

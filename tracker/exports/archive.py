@@ -9,6 +9,8 @@ import zipfile
 from collections.abc import Iterable
 from datetime import datetime
 
+from tracker.exports import csvsafe
+
 
 def member(
     name: str, moment: datetime, compress_type: int = zipfile.ZIP_DEFLATED
@@ -33,7 +35,7 @@ class CsvMember:
         self.rows = 0
 
     def write(self, row: list) -> None:
-        self._writer.writerow(row)
+        self._writer.writerow(csvsafe.row(row))  # no cell starts a spreadsheet formula
         self.rows += 1
 
     def close(self) -> None:

@@ -42,7 +42,7 @@ from tracker.exports.camtrapdp_schema import (
     cell_uncertainty,
     stamp,
 )
-from tracker.exports.core import Filters, Options, generalise
+from tracker.exports.core import Filters, Options
 from tracker.exports.spans import Span, deployment_spans, misdated_sightings, sighting_conditions
 from tracker.models import Image, Individual, Sighting, Species, Station, User
 
@@ -69,8 +69,6 @@ def write(session: Session, filters: Filters, out: BinaryIO, options: Options) -
             {"include_media": "A public package never includes the photos (EXIF positions, "
              "people); export it without them."}
         )  # fmt: skip
-    if options.public and not 0 < options.grid <= 1:
-        raise InvalidInput({"grid": "The grid is a cell size in degrees, above 0 and at most 1."})
     if not options.include_media and not options.base_url:
         raise InvalidInput(
             {"base_url": "filePath must point at the photos: give the tracker's address "
@@ -137,9 +135,8 @@ class _Package(MediaRows, ObservationRows, PackageMetadata):
     def _position(self, station: Station) -> tuple[float, float, str]:
         if not self.options.public:
             return station.latitude, station.longitude, ""
-        grid = self.options.grid
-        lat, lon = generalise(station.latitude, grid), generalise(station.longitude, grid)
-        return lat, lon, str(cell_uncertainty(lat, lon, grid))
+        lat, lon = self.options.policy.place(station.latitude, station.longitude)
+        return lat, lon, str(cell_uncertainty(lat, lon, self.options.grid))
 
     def _timestamp_issues(self) -> set[int]:
         """Deployments with photos whose time is missing or outside the deployment."""

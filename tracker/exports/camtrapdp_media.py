@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from tracker.errors import InvalidInput
 from tracker.exports.camtrapdp_schema import MEDIA_FIELDS, as_bool, stamp
-from tracker.models import Image, Sighting, Species, sighting_image
+from tracker.models import Image, Sighting, sighting_image
+from tracker.public import PublicPolicy
 
 
 class MediaRows:
@@ -58,9 +59,9 @@ class MediaRows:
             self.session.scalars(
                 select(sighting_image.c.image_id)
                 .join(Sighting, Sighting.id == sighting_image.c.sighting_id)
-                .join(Species, Species.id == Sighting.species_id)
                 .where(
-                    Species.kind == "human", Sighting.deployment_id.in_(list(self.by_deployment))
+                    Sighting.species_id.in_(PublicPolicy.private_species()),
+                    Sighting.deployment_id.in_(list(self.by_deployment)),
                 )
             )
         )
@@ -95,7 +96,10 @@ class MediaRows:
             "timestamp": stamp(image.taken_at_utc, self.by_deployment[image.deployment_id].zone),
             "filePath": path,
             "filePublic": as_bool(public),
-            "fileName": image.original_filename,
+            # A card's folder and file names can say where the camera is.
+            "fileName": PublicPolicy.media_name(image.sha256)
+            if self.options.public
+            else image.original_filename,
             "fileMediatype": "image/jpeg",
             "exifData": self._exif(image),
         }
@@ -112,7 +116,7 @@ class MediaRows:
     def _file(self, image: Image) -> tuple[str, bool]:
         """Where the photo is, and whether anyone may see it there."""
         if self.options.include_media:
-            # In the package; never public when it shows people.
+            # In the package; never public when it shows people or vehicles.
             return f"media/{image.sha256}.jpg", image.id not in self.people_images
         # The tracker's own address (write() refuses a package with neither): only signed-in
         # users can open it.

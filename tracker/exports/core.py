@@ -10,7 +10,6 @@ headers.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -24,6 +23,7 @@ from tracker import clock, individuals
 from tracker.errors import InvalidInput
 from tracker.exports.publisher import Publisher
 from tracker.models import Deployment, Sighting, Species, Station
+from tracker.public import DEFAULT_GRID, PublicPolicy
 
 
 @dataclass(frozen=True)
@@ -145,10 +145,10 @@ def _species(session: Session, name: str | None, errors: dict) -> int | None:
 
 @dataclass(frozen=True)
 class Options:
-    """How to write: for the public (coordinates generalised to a grid) or for the team."""
+    """How to write: for the public (tracker.public's policy, at `grid`) or for the team."""
 
     public: bool = False
-    grid: float = 0.1  # degrees, for public exports
+    grid: float = DEFAULT_GRID  # degrees, for public exports
     minutes: int = 30  # independent-event window
     timezone: str = "Asia/Vladivostok"
     occasion_days: int = 1  # capture histories
@@ -174,6 +174,15 @@ class Options:
         return self.now
 
     @property
+    def policy(self) -> PublicPolicy:
+        """The public policy at this export's grid (applied when `public`)."""
+        return PublicPolicy(self.grid)
+
+    def shown(self) -> list:
+        """Conditions on Sighting: in public, no people or vehicles."""
+        return [self.policy.shown()] if self.public else []
+
+    @property
     def today(self) -> date:
         """The park's date at the moment of the export: nothing is counted beyond it."""
         return self.moment.astimezone(ZoneInfo(self.timezone)).date()
@@ -196,16 +205,11 @@ def options_from_config(config: Mapping, now: datetime, **changes) -> Options:
     return Options(**(settings | changes))
 
 
-def generalise(value: float, grid: float) -> float:
-    """The centre of the grid cell a coordinate falls in (public exports and maps)."""
-    return round((math.floor(value / grid) + 0.5) * grid, 10)
-
-
 def station_place(station: Station, options: Options) -> tuple[float, float]:
     """A station's latitude and longitude as exported: generalised when public."""
     if not options.public:
         return station.latitude, station.longitude
-    return generalise(station.latitude, options.grid), generalise(station.longitude, options.grid)
+    return options.policy.place(station.latitude, station.longitude)
 
 
 def counts(session: Session, query: Select) -> dict[tuple[int, int], int]:

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from tracker import events, outages
+from tracker.exports import csvsafe
 from tracker.exports.core import Filters, Options, station_place, stations
 from tracker.exports.spans import known_until
 from tracker.exports.tables import write_csv
@@ -123,7 +124,7 @@ def effort(
         for station in stations(session, filters)
         if filters.station_ids or deployments[station.id] or per_station[station.id]
     )
-    return Effort(places, _species_of(session, filters, counted), today, off_duty)
+    return Effort(places, _species_of(session, filters, options, counted), today, off_duty)
 
 
 def _events_on_camera_days(session, filters: Filters, options: Options, deployments) -> tuple:
@@ -131,7 +132,8 @@ def _events_on_camera_days(session, filters: Filters, options: Options, deployme
 
     An event's day is its local date in the time zone of the deployment it was seen by.
     """
-    starts = events.event_starts(options.minutes, where=filters.conditions(options.timezone))
+    where = filters.conditions(options.timezone) + options.shown()
+    starts = events.event_starts(options.minutes, where=where)
     s = starts.subquery("starts")
     rows = session.execute(
         select(s.c.station_id, s.c.species_id, s.c.start, Deployment.timezone)
@@ -173,13 +175,17 @@ def _deployment_effort(session: Session, filters: Filters, today: date):
         yield DeploymentEffort(d.id, d.station_id, start, last, working, d.end_date is None)
 
 
-def _species_of(session: Session, filters: Filters, counted: dict) -> tuple[Species, ...]:
+def _species_of(
+    session: Session, filters: Filters, options: Options, counted: dict
+) -> tuple[Species, ...]:
     wanted = {species_id for _, species_id in counted}
     if filters.species_id is not None:
         wanted.add(filters.species_id)
     if filters.individual_id is not None:
         wanted.add(session.get(Individual, filters.individual_id).species_id)
     query = select(Species).where(Species.id.in_(wanted)).order_by(Species.id)
+    if options.public:  # not even a row of zeros for people
+        query = query.where(Species.id.not_in(options.policy.private_species()))
     return tuple(session.scalars(query))
 
 
@@ -222,4 +228,4 @@ def _species_fields(species: Species) -> dict:
 def write_effort(session: Session, filters: Filters, out: BinaryIO, options: Options) -> int:
     """Trap-nights and independent events per 100 trap-nights, per station and species."""
     found = effort(session, filters, options)
-    return write_csv(out, EFFORT_COLUMNS, [list(effort_rows(found, options))])
+    return write_csv(out, EFFORT_COLUMNS, [[csvsafe.row(r) for r in effort_rows(found, options)]])

@@ -67,7 +67,10 @@ def run_export(
 ) -> int:
     """Write one export and add its audit row (who, format, filters, row count); the caller
     commits."""
-    rows = find(fmt).write(session, filters, out, options)
+    found = find(fmt)
+    if options.public and (problem := options.policy.problem()):
+        raise InvalidInput({"grid": problem})
+    rows = found.write(session, filters, out, options)
     audit.record(
         session, actor, "export", "export", None, format=fmt, filters=filters.described,
         public=options.public, rows=rows,

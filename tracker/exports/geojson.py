@@ -70,7 +70,7 @@ def _write_features(out: BinaryIO, features) -> int:
 def station_features(session: Session, filters: Filters, options: Options) -> list[dict]:
     """One feature per station (those filtered, or all): sightings, independent events and
     identified individuals within the filters, in total and per species."""
-    where = [events.time_trusted(), *filters.conditions(options.timezone)]
+    where = [events.time_trusted(), *filters.conditions(options.timezone), *options.shown()]
     by_place = (Deployment.station_id, Sighting.species_id)
     sightings = counts(
         session,

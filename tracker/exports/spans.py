@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from tracker import clock, outages
 from tracker.exports.core import Filters, Options
-from tracker.models import Deployment, Image, Sighting, Species, Station
+from tracker.models import Deployment, Image, Sighting, Station
 
 ONE_SECOND = timedelta(seconds=1)
 
@@ -122,11 +122,9 @@ def sighting_conditions(
 ) -> list:
     """Conditions on Sighting for the filters: species, individual, dates, exported deployments.
 
-    Public exports leave people out: where and when a person passed a camera is theirs, and
-    tells patrol (or poaching) patterns."""
+    Public exports leave people and vehicles out (tracker.public)."""
     where = [Sighting.deployment_id.in_(deployment_ids)]
-    if options.public:
-        where.append(Sighting.species_id.not_in(select(Species.id).where(Species.kind == "human")))
+    where += options.shown()
     # Stations are already in the choice of deployments.
     return where + filters.conditions(options.timezone, stations=False, dates=dates)
 

@@ -9,6 +9,11 @@ query and the CSV writer.
 Public exports (Options.public) carry every coordinate generalised to the centre of its grid cell
 and leave out what could place a camera more exactly: station names, free-text comments, and who
 classified the sighting. Image positions (EXIF GPS) are never exported at all.
+
+Text that people or photos typed (names, tags, comments, file names, e-mail addresses) goes
+through tracker.exports.csvsafe in SQL, so no cell starts a spreadsheet formula. The other
+columns cannot: station codes start with a letter or digit (tracker.fieldwork), times and
+numbers are written here, and the database constrains sex, life stage, flank and kind.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from tracker import events
-from tracker.exports.core import Filters, Options, generalise
+from tracker.exports.core import Filters, Options
+from tracker.exports.csvsafe import safe_text
 from tracker.exports.localtimes import LocalTimes
 from tracker.models import (
     Deployment,
@@ -54,12 +60,14 @@ EVENT_COLUMNS = (
 # fmt: on
 
 
-def _media_files(dialect: str) -> ColumnElement[str]:
-    """The sighting's image file names in time order, `;`-separated (a correlated subquery)."""
+def _media_files(dialect: str, public: bool) -> ColumnElement[str]:
+    """The sighting's image file names in time order, `;`-separated (a correlated subquery):
+    the client's names for the team, the stored names in public (tracker.public)."""
+    name = (Image.sha256 + ".jpg") if public else safe_text(Image.original_filename)
     taken = (Image.taken_at_utc, Image.id)
     linked = sighting_image.c.sighting_id == Sighting.id
     if dialect == "postgresql":
-        joined = func.string_agg(Image.original_filename, aggregate_order_by(literal(";"), *taken))
+        joined = func.string_agg(name, aggregate_order_by(literal(";"), *taken))
         return (
             select(joined)
             .join(sighting_image, sighting_image.c.image_id == Image.id)
@@ -69,7 +77,7 @@ def _media_files(dialect: str) -> ColumnElement[str]:
     # SQLite before 3.44 has no ORDER BY inside group_concat; it keeps an ordered subquery's
     # order when an aggregate reads it (the subquery is then never flattened).
     names = (
-        select(Image.original_filename.label("name"))
+        select(name.label("name"))
         .join(sighting_image, sighting_image.c.image_id == Image.id)
         .where(linked)
         .order_by(*taken)
@@ -92,22 +100,22 @@ def sightings_query(session: Session, filters: Filters, options: Options) -> Sel
             Sighting.id,
             Sighting.deployment_id,
             Station.code,
-            null() if public else Station.name,
+            null() if public else safe_text(Station.name),
             Station.latitude,
             Station.longitude,
             local(Sighting.event_start),
             local(Sighting.event_end),
             Species.kind,
-            Species.scientific_name,
-            Species.common_name,
-            Individual.code,
+            safe_text(Species.scientific_name),
+            safe_text(Species.common_name),
+            safe_text(Individual.code),
             Sighting.count,
             func.coalesce(Sighting.sex, Individual.sex),
             case(*((stage == ours, theirs) for ours, theirs in LIFE_STAGES.items()), else_=stage),
             Sighting.flank,
-            null() if public else Sighting.comments,
-            _media_files(session.get_bind().dialect.name),
-            null() if public else User.email,
+            null() if public else safe_text(Sighting.comments),
+            _media_files(session.get_bind().dialect.name, public),
+            null() if public else safe_text(User.email),
             local(Sighting.logged_at),
         )
         .join(Deployment, Deployment.id == Sighting.deployment_id)
@@ -116,7 +124,7 @@ def sightings_query(session: Session, filters: Filters, options: Options) -> Sel
         .outerjoin(Individual, Individual.id == Sighting.individual_id)
         .outerjoin(User, User.id == Sighting.logged_by_id)
         # Untimed sightings, and those on photos with a timestamp issue, wait for the clock fix.
-        .where(events.time_trusted(), *filters.conditions(options.timezone))
+        .where(events.time_trusted(), *filters.conditions(options.timezone), *options.shown())
         .order_by(Sighting.id)
     )
 
@@ -164,10 +172,7 @@ def public_rows(batches, options: Options, lat: int):
         for row in batch:
             where = (row[lat], row[lat + 1])
             if where not in cells:
-                cells[where] = (
-                    generalise(where[0], options.grid),
-                    generalise(where[1], options.grid),
-                )
+                cells[where] = options.policy.place(*where)
             rows.append((*row[:lat], *cells[where], *row[lat + 2 :]))
         yield rows
 
@@ -195,21 +200,22 @@ def events_query(session: Session, filters: Filters, options: Options) -> Select
     The event rule runs on the filtered sightings: a date range cuts an event at its edge.
     """
     local = LocalTimes(session, options.timezone, options.today)
-    found = events.events(options.minutes, where=filters.conditions(options.timezone))
+    where = filters.conditions(options.timezone) + options.shown()
+    found = events.events(options.minutes, where=where)
     e = found.subquery("found").c
     return (
         select(
             e.event_id,
             Station.code,
-            null() if options.public else Station.name,
+            null() if options.public else safe_text(Station.name),
             Station.latitude,
             Station.longitude,
             local(e.start),
             local(e.end),
             Species.kind,
-            Species.scientific_name,
-            Species.common_name,
-            Individual.code,
+            safe_text(Species.scientific_name),
+            safe_text(Species.common_name),
+            safe_text(Individual.code),
             Individual.sex,
             e.count,
             e.sightings,

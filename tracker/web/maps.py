@@ -16,6 +16,7 @@ from tracker import mapdata
 from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import LIFE_STAGES, SEXES, Individual, Species
+from tracker.public import PublicPolicy
 from tracker.web import requires
 from tracker.web.security import allow_framing_by_this_site
 
@@ -141,7 +142,7 @@ def public():
     options, problems = _options()
     species = session.execute(
         select(Species.id, Species.common_name)
-        .where(Species.kind == "animal")
+        .where(Species.kind == "animal", Species.id.not_in(PublicPolicy.private_species()))
         .order_by(Species.common_name)
     ).all()
     values = {name: request.args.get(name, "") for name in mapdata.PUBLIC_PARAMS}
