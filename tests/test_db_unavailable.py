@@ -38,8 +38,12 @@ def unreachable(backend, tmp_path) -> tuple[str, str]:
 def _files(tmp_path: Path) -> dict[str, str]:
     (tmp_path / "a.jpg").write_bytes(jpeg_bytes("2024:03:10 22:15:00"))
     (tmp_path / "stations.csv").write_text("code,name,latitude,longitude\nKP-09,,43.1,131.5\n")
+    (tmp_path / "md.json").write_text(
+        '{"info": {"format_version": "1.4"}, "detection_categories": {"1": "animal"},'
+        ' "images": [{"file": "a.jpg", "detections": []}]}'
+    )
     return {"photo": str(tmp_path / "a.jpg"), "csv": str(tmp_path / "stations.csv"),
-            "out": str(tmp_path / "out.csv")}  # fmt: skip
+            "out": str(tmp_path / "out.csv"), "json": str(tmp_path / "md.json")}  # fmt: skip
 
 
 # Every command that uses the database, with arguments it accepts.
@@ -61,6 +65,9 @@ COMMANDS = {
     "export": ["export", "--format", "csv", "--out", "{out}"],
     "demo": ["demo"],
     "worker": ["worker", "--threads", "1"],
+    "detections import": ["detections", "import", "{json}", "--deployment", "1"],
+    "identify": ["identify", "1"],
+    "reference": ["reference", "1", "--unusable"],
 }
 # Commands that never open the database.
 WITHOUT_DATABASE = {"inspect", "media clean", "run", "routes", "shell"}
