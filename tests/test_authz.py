@@ -15,10 +15,10 @@ import pytest
 from conftest import PASSWORD, PASSWORD_HASH, csrf_token, row_counts
 from sqlalchemy import select
 
-from tracker import accounts, fieldwork, individuals, ingest, outages, sightings, sources
+from tracker import accounts, fieldwork, individuals, ingest, outages, sightings, sources, tokens
 from tracker.db import get_session
 from tracker.detections import boxes
-from tracker.models import LEOPARD, DetectionRun, Image, Species, User
+from tracker.models import LEOPARD, DetectionRun, Image, Species, User, utcnow
 from tracker.synthetic import jpeg_bytes
 
 TAKEN = datetime(2024, 4, 10, 22, 15)
@@ -41,9 +41,18 @@ UPLOAD = _roles(LOGIN, 200, 403, 200)
 SPECIES = _roles(LOGIN, 403, 403, "to /species/")
 TAG_REFUSED = _roles(LOGIN, 400, 400, 400)
 EXPORT = _roles(LOGIN, 403, 200, 200)
+# The upload API answers scripts: 401 rather than a sign-in page; someone else's upload is 404.
+UPLOAD_API = _roles(401, 404, 403, 404)
 # POSTs an allowed role cannot get wrong: they are accepted, and write.
 # Signing out writes too: it ends every session of the account, and is audited.
-WRITES = {"review.delete_sighting", "deployments.remove_outage", "auth.logout", "boxes.delete"}
+WRITES = {
+    "review.delete_sighting",
+    "deployments.remove_outage",
+    "auth.logout",
+    "boxes.delete",
+    "account.revoke",
+    "species.retire",
+}
 
 # (endpoint, method) -> (path, expected per visitor, POST data: valid CSRF token, bad values).
 # {station}, {deployment}, {image}, {user}, {individual}, {species}, {outage}... are filled in with
@@ -161,18 +170,44 @@ MATRIX = {
     # already confirmed (the leopard) changes nothing, so it stands in for a refused POST.
     ("species.confirm", "POST"): ("/species/{leopard}/confirm", SPECIES, {}),
     ("species.merge", "POST"): ("/species/{species}/merge", SPECIES, {"target": ""}),
+    ("species.create", "POST"): ("/species/", SPECIES, {"scientific_name": ""}),
+    ("species.edit", "POST"): ("/species/{species}/edit", SPECIES, {"scientific_name": ""}),
+    # Retiring writes nothing new but a flag and the audit row (see WRITES).
+    ("species.retire", "POST"): ("/species/{species}/retire", SPECIES, {"retired": "1"}),
     ("users.index", "GET"): ("/users/", MANAGE, None),
     ("users.create", "GET"): ("/users/new", MANAGE, None),
     ("users.create", "POST"): ("/users/new", REFUSED, {"email": "", "role": "ranger"}),
     ("users.edit", "GET"): ("/users/{user}/edit", MANAGE, None),
     ("users.edit", "POST"): ("/users/{user}/edit", REFUSED, {"role": "emperor"}),
+    ("account.index", "GET"): ("/account/", VIEW, None),
+    ("account.index", "POST"): ("/account/", _roles(LOGIN, 400, 400, 400), {"name": "x" * 101}),
+    # Only one's own tokens: the admin's token is not there for anyone else.
+    ("account.revoke", "POST"): (
+        "/account/tokens/{token}/revoke",
+        _roles(LOGIN, 404, 404, "to /account/"),
+        {},
+    ),
+    # tus creation without the tus headers: refused before anything is stored.
+    ("uploads.create", "POST"): ("/uploads/", _roles(401, 400, 403, 400), {}),
+    ("uploads.transfer", "PATCH"): ("/uploads/{upload}", UPLOAD_API, {}),
+    ("uploads.transfer", "DELETE"): ("/uploads/{upload}", UPLOAD_API, {}),
+    ("uploads.status", "GET"): ("/uploads/{upload}/status", UPLOAD_API, None),
+    ("uploads.result", "GET"): ("/uploads/{upload}", UPLOAD_API, None),
 }
 
 # Data each POST route would accept, to show that a missing CSRF token alone stops it.
 # Accepted submissions redirect, except an upload, which answers with its report.
-# a report, a download, and the boxes' JSON answers
+# a report, a download, the boxes' JSON answers, a new token's page, a tus creation
 ACCEPTED = {"images.upload": 200, "exports.index": 200, "boxes.create": 200, "boxes.update": 200,
-            "boxes.delete": 200}  # fmt: skip
+            "boxes.delete": 200, "account.index": 200, "uploads.create": 201}  # fmt: skip
+# Headers a POST needs beyond its form data (a tus creation's).
+HEADERS = {
+    "uploads.create": {
+        "Tus-Resumable": "1.0.0",
+        "Upload-Length": "10",
+        "Upload-Metadata": "filename Y2FyZC56aXA=,station S1AtMDE=",  # card.zip, KP-01
+    }
+}
 VALID_POST = {
     "auth.login": lambda ids: {"email": "admin@park.test", "password": PASSWORD},
     "auth.logout": lambda ids: {},
@@ -216,12 +251,22 @@ VALID_POST = {
     "review.edit_sighting": lambda ids: {"species_id": str(ids["leopard"]), "count": "1"},
     "review.delete_sighting": lambda ids: {},
     "species.merge": lambda ids: {"target": str(ids["leopard"])},
+    "species.create": lambda ids: {
+        "scientific_name": "Ursus thibetanus",
+        "common_name": "Asian black bear",
+        "kind": "animal",
+    },
+    "species.edit": lambda ids: {"scientific_name": "Leoprd", "common_name": "Leopard?"},
+    "species.retire": lambda ids: {"retired": "1"},
     "likely_empty.grid": lambda ids: {"kept": str(ids["untagged"])},
     "boxes.create": lambda ids: {"bbox": "[0.1, 0.1, 0.2, 0.2]"},
     "boxes.update": lambda ids: {"bbox": "[0.1, 0.1, 0.2, 0.2]"},
     "boxes.delete": lambda ids: {},
     "detections.upload": lambda ids: {"file": (io.BytesIO(b'{"images": []}'), "md.json")},
     "detections.threshold": lambda ids: {"threshold": "0.5"},
+    "account.index": lambda ids: {"name": "laptop"},
+    "account.revoke": lambda ids: {},
+    "uploads.create": lambda ids: {},
     "images.upload": lambda ids: {
         "deployment": str(ids["deployment"]),
         "files": (io.BytesIO(jpeg_bytes(TAKEN, seed=2)), "IMG_0002.JPG"),
@@ -264,6 +309,8 @@ def rows(app, users) -> dict[str, int]:
             deployment_id=deployment.id, detector="md_v5a.0.0.pt", format_version="1.4"
         )
         session.add(run)
+        admin = session.scalar(select(User).where(User.role == "admin"))
+        token, _secret = tokens.issue(session, admin, "laptop", admin, utcnow())
         session.commit()
         return {
             "station": station.id,
@@ -279,6 +326,8 @@ def rows(app, users) -> dict[str, int]:
             "outage": outage.id,
             "box": box.id,
             "run": run.id,
+            "token": token.id,
+            "upload": "00000000-0000-4000-8000-000000000000",  # a tus id that is nobody's
         }
 
 
@@ -323,7 +372,7 @@ def test_access(app, client, as_role, rows, endpoint, method, who):
         return
     token = csrf_token(client, "/login" if who == ANON else "/")
     before = row_counts(app)
-    response = client.post(url, data={**data, "csrf_token": token})
+    response = client.open(url, method=method, data={**data, "csrf_token": token})
     assert_status(
         response, expected[who].format(**rows) if isinstance(expected[who], str) else expected[who]
     )
@@ -366,13 +415,16 @@ def test_post_without_csrf_token_is_rejected(app, client, as_role, rows, endpoin
     url = path.format(**rows)
     as_role("admin")
     before = row_counts(app)
-    response = client.post(url, data=VALID_POST[endpoint](rows))
+    headers = HEADERS.get(endpoint, {})
+    response = client.post(url, data=VALID_POST[endpoint](rows), headers=headers)
     assert response.status_code == 400
     assert b"The form expired or was not sent from this site" in response.data
     assert row_counts(app) == before
     assert client.get("/users/").status_code == 200, "still signed in as admin"
     # The same data with the token goes through: only the token was missing.
     token = csrf_token(client, "/")
-    response = client.post(url, data={**VALID_POST[endpoint](rows), "csrf_token": token})
+    response = client.post(
+        url, data={**VALID_POST[endpoint](rows), "csrf_token": token}, headers=headers
+    )
     expected = ACCEPTED.get(endpoint, 302)
     assert response.status_code == expected, response.get_data(as_text=True)[:500]

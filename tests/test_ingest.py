@@ -304,8 +304,27 @@ def test_usage_errors_exit_2(runner, deployment, tmp_path):
     assert result.exit_code == 2 and "No deployment with id 999" in result.output
     result = runner.invoke(args=["import", str(path), "--station", "NOPE"])
     assert result.exit_code == 2 and "No station" in result.output
-    result = runner.invoke(args=["import", str(path), "--station", "KP-01"])
-    assert result.exit_code == 2 and "no active deployment" in result.output
+    late = write(tmp_path, "late.jpg", jpeg_bytes(datetime(2025, 3, 10, 22, 15)))
+    result = runner.invoke(args=["import", str(late), "--station", "KP-01"])
+    assert result.exit_code == 2
+    assert "No deployment at station KP-01 covers the photos' dates" in result.output
+    assert "no active deployment" in result.output
+
+
+def test_an_old_card_goes_to_the_ended_deployment_covering_its_dates(
+    app, runner, deployment, tmp_path
+):
+    station = deployment.station
+    with app.app_context():
+        session = get_session()
+        later = fieldwork.create_deployment(
+            session, session.merge(station), fieldwork.DeploymentInput(start_date=date(2024, 7, 1))
+        )
+        session.commit()
+    path = write(tmp_path, "a.jpg", jpeg_bytes(TAKEN))  # March 2024: the ended deployment
+    code, files, summary = run_import(runner, path, "--station", "kp-01")
+    assert code == 0 and summary["deployment_id"] == deployment.id != later.id
+    assert files[0]["status"] == "added"
 
 
 @pytest.mark.parametrize(

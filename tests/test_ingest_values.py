@@ -273,3 +273,38 @@ def test_what_the_database_still_refuses_costs_one_photo(
     assert files["POISON.JPG"]["reason"].startswith("the database refused it: ")
     assert "poisoned photo" in files["POISON.JPG"]["reason"]
     assert session.scalar(select(func.count()).select_from(Image)) == 4
+
+
+def test_a_card_with_a_refused_photo_records_every_file_once(app, session, deployment, poisoned):
+    """An uploaded card's record of its files survives the rollback of a refused batch.
+
+    The truncated photo is refused on reading and recorded before its batch; the database then
+    refuses POISON, the batch rolls back and is saved one photo at a time: every file of the card
+    still has exactly one outcome, the refused one with the database's reason.
+    """
+    from tracker.models import Upload, UploadFile
+    from tracker.uploads import cards
+
+    whole = jpeg_bytes(TAKEN, seed=160)
+    photos = {"BROKEN.JPG": whole[: len(whole) // 2]} | good_photos(3)
+    photos["POISON.JPG"] = jpeg_bytes(TAKEN, seed=150)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in photos.items():
+            archive.writestr(name, data)
+    path = cards.card_path(app.config, "card-1")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buffer.getvalue())
+    session.add(Upload(id="card-1", filename="card.zip", size=path.stat().st_size,
+                       deployment_id=deployment.id))  # fmt: skip
+    session.commit()
+    assert cards.import_card(session, app.config, upload_id="card-1") == {
+        "added": 3, "duplicate": 0, "rejected": 2,
+    }  # fmt: skip
+    session.commit()
+    rows = session.execute(select(UploadFile.name, UploadFile.status, UploadFile.reason)).all()
+    assert sorted(name.removeprefix("card.zip/") for name, _s, _r in rows) == sorted(photos)
+    reasons = {name[len("card.zip/") :]: why for name, status, why in rows if status == "rejected"}
+    assert reasons["BROKEN.JPG"].startswith("truncated JPEG")
+    assert reasons["POISON.JPG"].startswith("the database refused it: ")
+    assert session.scalar(select(func.count()).select_from(Image)) == 3

@@ -90,3 +90,15 @@ def test_tracker_media_clean_also_finds_older_leftovers(app, runner):
     assert not older.exists() and not left.exists()
     assert (media / storage.original_relpath("ab" * 32)).exists()
     assert runner.invoke(args=["media", "clean"]).output == "0 leftover files removed\n"
+
+
+def test_the_worker_sweep_removes_them_too(app):
+    """Each worker sweep runs the same clean-up: a card's import may be what was killed."""
+    from tracker.jobs import worker
+
+    left = killed_writer(Path(app.config["MEDIA_DIR"]))
+    assert worker.remove_half_written(None, app.config, None) == 1
+    assert not left.exists()
+    again = killed_writer(Path(app.config["MEDIA_DIR"]))
+    assert worker.sweep(app) == []  # no job lost its worker
+    assert not again.exists()

@@ -32,7 +32,8 @@ def create_app(test_config: dict | None = None, *, web: bool = True) -> Flask:
         # Tests say everything they need; nothing leaks in from the developer's environment.
         settings = config.defaults(instance) | {"TESTING": True} | test_config
     app.config.from_mapping(config.finish(settings))
-    Path(app.config["MEDIA_DIR"]).mkdir(parents=True, exist_ok=True)
+    if not str(app.config["MEDIA_DIR"]).startswith("s3://"):
+        Path(app.config["MEDIA_DIR"]).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
     from tracker.reid import store

@@ -254,6 +254,30 @@ def _read_password(from_stdin: bool) -> str:
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
+@user_group.command("token")
+@click.argument("email")
+@click.option("--name", default="command line", show_default=True, help="What the token is for.")
+@with_appcontext
+def user_token(email: str, name: str) -> None:
+    """Print a new personal API token for EMAIL's account (shown once; stored hashed).
+
+    Send it as `Authorization: Bearer <token>`; the account page lists and revokes tokens.
+    """
+    from tracker import tokens
+    from tracker.models import utcnow
+
+    session = get_session()
+    try:
+        user = accounts.find_user(session, email)
+        if not user.active:
+            raise InvalidInput({"email": f"The account {user.email} is deactivated."})
+        _token, secret = tokens.issue(session, user, name, None, utcnow())
+    except InvalidInput as exc:
+        fail(exc)
+    session.commit()
+    click.echo(secret)
+
+
 @click.group("station")
 def station_group() -> None:
     """Camera stations."""
@@ -363,9 +387,16 @@ def deployment_outage(deployment_id, start_date, end_date, reason):
     click.echo(outage.id)
 
 
-def _resolve_deployment(session, deployment_id: int | None, station_code: str | None):
+def _resolve_deployment(session, deployment_id: int | None, station_code: str | None, items):
+    """The deployment, or the station's one covering the photos' dates (as an upload's is)."""
+    from tracker.uploads import destination
+
     try:
-        return fieldwork.deployment_for_upload(session, deployment_id, station_code)
+        if deployment_id is not None:
+            return fieldwork.deployment_for_upload(session, deployment_id, None), items
+        _none, station = destination.check(session, None, station_code)
+        dates, items = destination.sample_dates(items)
+        return destination.deployment_for_card(session, station, dates), items
     except InvalidInput as exc:
         fail(exc)
 
@@ -373,7 +404,11 @@ def _resolve_deployment(session, deployment_id: int | None, station_code: str | 
 @click.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--deployment", "deployment_id", type=int, help="Deployment id.")
-@click.option("--station", "station_code", help="Station code: its active deployment is used.")
+@click.option(
+    "--station",
+    "station_code",
+    help="Station code (any case): its deployment covering the photos' dates, else its active one.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file, then a summary.")
 @with_appcontext
 def import_command(paths, deployment_id, station_code, as_json):
@@ -388,9 +423,9 @@ def import_command(paths, deployment_id, station_code, as_json):
         click.echo("error: give exactly one of --deployment ID or --station CODE", err=True)
         sys.exit(2)
     session = get_session()
-    deployment = _resolve_deployment(session, deployment_id, station_code)
     limits = ingest.Limits()
     items = sources.path_items(paths, sources.ZipLimits(max_file_bytes=limits.max_file_bytes))
+    deployment, items = _resolve_deployment(session, deployment_id, station_code, items)
     show = _json_line if as_json else _ImportProgress()
     report = ingest.ingest(
         session,

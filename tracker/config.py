@@ -89,6 +89,9 @@ def defaults(instance: Path) -> dict:
         # A running job whose heartbeat is older than the lease is taken to have lost its worker.
         "JOBS_URL": f"sqlite:///{instance / 'jobs.sqlite3'}",
         "JOB_LEASE_SECONDS": 60,
+        # Resumable (tus) uploads: partial ones wait here this long for the rest, then go.
+        "UPLOAD_DIR": str(instance / "uploads"),
+        "UPLOAD_KEEP_HOURS": 72,
         "TIMEZONE": DEFAULT_TIMEZONE,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -140,10 +143,20 @@ def from_environment(instance: Path) -> dict:
         settings["DATABASE_URL"] = os.environ["DATABASE_URL"]
     if os.environ.get("TRACKER_MEDIA_DIR"):
         settings["MEDIA_DIR"] = str(Path(os.environ["TRACKER_MEDIA_DIR"]).expanduser().resolve())
+    media_url = os.environ.get("TRACKER_MEDIA_URL", "").strip()
+    if media_url:
+        # Originals and previews in an S3-compatible store (tracker.objectstore): the media
+        # "folder" every part of the tracker is given is then this URL.
+        if not media_url.startswith("s3://") or len(media_url) <= len("s3://"):
+            raise RuntimeError(f"TRACKER_MEDIA_URL must be s3://bucket/prefix, not {media_url!r}")
+        settings["MEDIA_DIR"] = media_url.rstrip("/")
     for key in ("MAX_UPLOAD_MB", "MAX_STORED_MB"):
         settings[key] = _int_env(f"TRACKER_{key}", settings[key])
     settings["JOBS_URL"] = os.environ.get("TRACKER_JOBS_URL") or settings["JOBS_URL"]
     settings["JOB_LEASE_SECONDS"] = _int_env("TRACKER_JOB_LEASE_SECONDS", 60)
+    if os.environ.get("TRACKER_UPLOAD_DIR"):
+        settings["UPLOAD_DIR"] = str(Path(os.environ["TRACKER_UPLOAD_DIR"]).expanduser().resolve())
+    settings["UPLOAD_KEEP_HOURS"] = _int_env("TRACKER_UPLOAD_KEEP_HOURS", 72)
     settings["TIMEZONE"] = _timezone_env()
     for key in ("EVENT_MINUTES", "SEQUENCE_SECONDS", "NOT_SEEN_MONTHS"):
         settings[key] = _int_env(f"TRACKER_{key}", settings[key])

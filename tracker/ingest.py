@@ -8,6 +8,7 @@ add each photo exactly once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
@@ -19,11 +20,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 
+from PIL import Image as PILImage
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from tracker import audit, clock, db_errors, jpeg_end, photo_text, sightings, storage, upsert
+from tracker import previews as preview_files
 from tracker.exif import ExifData, read_exif
 from tracker.models import Deployment, Image, User, utcnow
 from tracker.sources import Item
@@ -119,6 +122,8 @@ def prepare(
     media_dir: str,
     limits: Limits,
     budget: StoreBudget | None = None,
+    *,
+    previews: bool = False,
 ) -> Prepared | Outcome:
     """Hash, read and check one file, and store it; or say why it is rejected.
 
@@ -153,7 +158,17 @@ def prepare(
     sha256 = hashlib.sha256(data).hexdigest()
     # Sent to the disk now but not synced: the whole batch is synced once, before its rows commit.
     stored = storage.store_original(media_dir, sha256, data, sync=False)
+    if previews:
+        _previews_from_memory(media_dir, sha256, data)
     return Prepared(name, sha256, len(data), stored, metadata, tuple(warnings))
+
+
+def _previews_from_memory(media_dir: str, sha256: str, data: memoryview) -> None:
+    """Make the photo's previews now, from its bytes in memory; a failure only means they are
+    made later, on first view (previews.preview_path)."""
+    if preview_files.missing(media_dir, [sha256]):
+        with contextlib.suppress(OSError, ValueError, PILImage.DecompressionBombError):
+            preview_files.make_previews(media_dir, sha256, data)
 
 
 def _jsonable(value):
@@ -254,7 +269,7 @@ def _save_alone(session, item: Prepared, save_rows) -> Outcome:
 
 
 def _save_rows(
-    session, batch: list[Prepared], deployment, period, user, tag_rules
+    session, batch: list[Prepared], deployment, period, user, tag_rules, before_commit=None
 ) -> list[Outcome]:
     first: dict[str, Prepared] = {}
     for item in batch:
@@ -265,7 +280,6 @@ def _save_rows(
     tag_warnings: dict[int, list[str]] = {}
     if tag_rules is not None:
         _sightings_from_tags(session, first, added, tag_rules, user, tag_warnings)
-    session.commit()
     known = _existing_ids(session, set(first) - set(added))
     outcomes = []
     for item in batch:
@@ -276,6 +290,9 @@ def _save_rows(
         else:
             image_id = added.get(item.sha256) or known.get(item.sha256)
             outcomes.append(Outcome(item.name, "duplicate", image_id, "already in the tracker"))
+    if before_commit is not None:
+        before_commit(outcomes)  # e.g. an upload's record of its files, with their rows
+    session.commit()
     return outcomes
 
 
@@ -341,17 +358,44 @@ def ingest(
     limits: Limits | None = None,
     on_outcome: Callable[[Outcome], None] | None = None,
     tag_rules: sightings.TagRules | None = None,
+    before_commit: Callable[[list[Outcome]], None] | None = None,
+    on_rejected: Callable[[Outcome], None] | None = None,
+    previews: bool = False,
 ) -> IngestReport:
     """Store and record every good file; commit in batches; report each file's fate.
 
     With `tag_rules`, images whose XMP keywords name a species or an individual get their
     sightings at once, in the same transaction as their rows. Temporary files that killed
     imports left in the media folder are removed first, and listed in the report.
+
+    `before_commit` sees each batch's outcomes just before they commit (a batch the database
+    refuses is saved again, one photo at a time, and each try is seen), `on_rejected` each
+    rejected file, refused on reading or by the database. What `on_rejected` adds to the session
+    commits with the next batch; a batch's rollback would drop it, so it is told again then.
+    With `previews`, each new photo's preview and thumbnail are made from the bytes already in
+    memory, before its row commits: the card is browsable when the import ends.
     """
     limits = limits or Limits()
     report = IngestReport(leftovers=storage.remove_leftovers(media_dir))
     period = clock.period_utc(deployment)
     budget = StoreBudget(limits.max_stored_bytes)
+
+    # Rejected files told to on_rejected since the last commit, and whether a rollback dropped
+    # what it added for them.
+    unsaved: list[Outcome] = []
+    dropped = False
+
+    def refused(outcome: Outcome) -> None:
+        if on_rejected is not None:
+            on_rejected(outcome)
+            unsaved.append(outcome)
+
+    def tell_again() -> None:
+        nonlocal dropped
+        if dropped:
+            dropped = False
+            for outcome in unsaved:
+                on_rejected(outcome)
 
     def done(outcomes: Iterable[Outcome]) -> None:
         for outcome in outcomes:
@@ -359,8 +403,25 @@ def ingest(
             if on_outcome:
                 on_outcome(outcome)
 
+    def after_save(outcomes: list[Outcome]) -> None:
+        tell_again()
+        for outcome in outcomes:
+            if outcome.status == "rejected":  # the database refused it (_save_alone): no row
+                refused(outcome)
+        done(outcomes)
+
     def save_rows(batch: list[Prepared]) -> list[Outcome]:
-        return _save_rows(session, batch, deployment, period, user, tag_rules)
+        nonlocal dropped
+        tell_again()
+        try:
+            outcomes = _save_rows(
+                session, batch, deployment, period, user, tag_rules, before_commit
+            )
+        except DBAPIError:
+            dropped = True  # _save_batch rolls back, and tries again
+            raise
+        unsaved.clear()
+        return outcomes
 
     def save(batch: list[Prepared]) -> list[Outcome]:
         return _save_batch(session, batch, save_rows)
@@ -370,9 +431,13 @@ def ingest(
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync") as syncer,
     ):
         batches = _Batches(save, sync, syncer)
-        for result in _prepared(items, media_dir, limits, budget):
-            done([result] if isinstance(result, Outcome) else batches.add(result))
-        done(batches.finish())
+        for result in _prepared(items, media_dir, limits, budget, previews):
+            if isinstance(result, Outcome):
+                refused(result)
+                done([result])
+            else:
+                after_save(batches.add(result))
+        after_save(batches.finish())
     audit.record(session, user, "upload", "deployment", deployment.id, **report.summary)
     session.commit()
     return report
@@ -402,23 +467,27 @@ def _load(item: Item) -> tuple[bytes | memoryview | None, str | None]:
     return (view[:got], None) if got <= size else item.load()
 
 
-def _prepare_item(item: Item, media_dir: str, limits: Limits, budget) -> Prepared | Outcome:
+def _prepare_item(
+    item: Item, media_dir: str, limits: Limits, budget, previews: bool
+) -> Prepared | Outcome:
     data, reason = _load(item)
     if reason is not None:
         return Outcome(photo_text.file_name(item.name)[0], "rejected", reason=reason)
     try:
-        return prepare(item.name, data, media_dir, limits, budget)
+        return prepare(item.name, data, media_dir, limits, budget, previews=previews)
     except OSError as exc:
         name = photo_text.file_name(item.name)[0]
         return Outcome(name, "rejected", reason=f"could not store the file: {exc.strerror}")
 
 
-def _prepared(items: Iterable[Item], media_dir: str, limits: Limits, budget) -> Iterator:
+def _prepared(
+    items: Iterable[Item], media_dir: str, limits: Limits, budget, previews: bool
+) -> Iterator:
     """Prepare items on worker threads, in order, with a bounded number in flight."""
     window: deque[Future] = deque()
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ingest") as pool:
         for item in items:
-            window.append(pool.submit(_prepare_item, item, media_dir, limits, budget))
+            window.append(pool.submit(_prepare_item, item, media_dir, limits, budget, previews))
             # A deep window keeps the workers writing while the main thread syncs and inserts.
             if len(window) >= 16 * WORKERS:
                 yield window.popleft().result()

@@ -320,6 +320,8 @@ class Species(Base):
     kind: Mapped[str] = mapped_column(String(16), default="animal")
     # Species created from photo tags wait for an admin to confirm or merge them.
     confirmed: Mapped[bool] = mapped_column(default=True)
+    # Retired species leave the review form; their sightings stay.
+    retired: Mapped[bool] = mapped_column(default=False, server_default="0")
 
 
 individual_reference_image = Table(
@@ -598,6 +600,70 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column()
 
 
+OUTCOMES = ("added", "duplicate", "rejected")
+
+
+class Upload(Base):
+    """A memory card sent with the tus protocol (`id` is the tus upload's id), then its import.
+
+    The destination is checked when the upload is created, before any byte: a deployment, or a
+    station whose deployment is chosen by the photos' dates when the card is imported.
+    """
+
+    __tablename__ = "upload"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    deployment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deployment.id", ondelete="CASCADE")
+    )
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("station.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id", ondelete="SET NULL"))
+    # Files on the card, known once its import starts.
+    total: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    received_at: Mapped[datetime | None] = mapped_column()
+
+    deployment: Mapped[Deployment | None] = relationship()
+    station: Mapped[Station | None] = relationship()
+    user: Mapped[User | None] = relationship()
+    job: Mapped[Job | None] = relationship()
+
+
+class UploadFile(Base):
+    """What became of one file of an upload; written in the same transaction as its image."""
+
+    __tablename__ = "upload_file"
+    __table_args__ = (CheckConstraint(_in("status", OUTCOMES), name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    upload_id: Mapped[str] = mapped_column(ForeignKey("upload.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(9))
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("image.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(String(500))
+
+    image: Mapped[Image | None] = relationship()
+
+
+class ApiToken(Base):
+    """A personal API token (tracker.tokens): only its SHA-256 is kept."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+    user: Mapped[User] = relationship()
+
+
 SEED_SPECIES = (
     ("Panthera pardus orientalis", "Amur leopard", "animal"),
     ("Panthera tigris altaica", "Amur tiger", "animal"),
@@ -607,5 +673,8 @@ SEED_SPECIES = (
     ("Lepus mandshuricus", "Manchurian hare", "animal"),
     ("Homo sapiens", "Human", "human"),
     ("Blank", "Blank (empty frame)", "blank"),
+    # The review form's catch-alls: an animal not on the park's list, and cannot tell.
+    ("Animalia", "Other animal", "animal"),
+    ("Unknown", "Unknown", "unknown"),
 )
 LEOPARD = SEED_SPECIES[0][0]

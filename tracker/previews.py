@@ -15,6 +15,7 @@ from pathlib import Path
 from PIL import Image as PILImage
 from PIL import ImageOps
 
+from tracker import objectstore
 from tracker.storage import (
     PREVIEW_SIZES,
     MemoryFile,
@@ -46,6 +47,8 @@ def make_previews(media_dir: str | Path, sha256: str, data: memoryview | None = 
     at full size and nothing is resampled by a fraction. `data` is the original's bytes when
     the caller has read them already (storage.read_original).
     """
+    if data is None and objectstore.is_remote(media_dir):
+        data = read_original(media_dir, sha256)
     if data is None:
         source = Path(media_dir) / original_relpath(sha256)
     else:
@@ -67,6 +70,16 @@ def _encode(picture: PILImage.Image) -> bytes:
     return buffer.getvalue()
 
 
+def preview_bytes(media_dir: str, sha256: str, size: str) -> bytes:
+    """A preview from the object store, made now if it is not there yet."""
+    relpath = preview_relpath(sha256, size)
+    try:
+        return objectstore.get(media_dir, relpath)
+    except FileNotFoundError:
+        make_previews(media_dir, sha256)
+        return objectstore.get(media_dir, relpath)
+
+
 def preview_path(media_dir: str | Path, sha256: str, size: str) -> Path:
     """The preview file, made now if it does not exist yet."""
     path = Path(media_dir) / preview_relpath(sha256, size)
@@ -81,6 +94,12 @@ def missing(media_dir: str | Path, hashes: list[str]) -> list[str]:
     One listing per folder of previews, not a look-up per file: a folder holds the previews of
     many images, and a stat per file is measurable at a card's scale.
     """
+    if objectstore.is_remote(media_dir):
+        return [
+            h
+            for h in hashes
+            if not all(objectstore.exists(media_dir, preview_relpath(h, s)) for s in PREVIEW_SIZES)
+        ]
     base = Path(media_dir)
     present: dict[str, set[str]] = {}
     wanted = []

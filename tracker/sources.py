@@ -50,7 +50,8 @@ class ZipLimits:
     max_file_bytes: int = 100 * 1024 * 1024
 
 
-def _junk(name: str) -> bool:
+def is_junk(name: str) -> bool:
+    """System files that are not photos (macOS resource forks, Thumbs.db...)."""
     parts = PurePosixPath(name).parts
     return "__MACOSX" in parts or parts[-1] in JUNK_NAMES or parts[-1].startswith("._")
 
@@ -78,7 +79,7 @@ def zip_items(fh: IO[bytes], zip_name: str, limits: ZipLimits) -> Iterator[Item]
     """The members of one zip, each read with limits; the zip itself may be rejected whole."""
     try:
         archive = zipfile.ZipFile(fh)
-        members = [m for m in archive.infolist() if not m.is_dir() and not _junk(m.filename)]
+        members = [m for m in archive.infolist() if not m.is_dir() and not is_junk(m.filename)]
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         yield Item(zip_name, reason=f"not a readable zip file ({exc})")
         return
@@ -150,7 +151,7 @@ def path_items(paths: Iterable[Path], limits: ZipLimits) -> Iterator[Item]:
     for path in paths:
         if path.is_dir():
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if not _junk(child.name):
+                if not is_junk(child.name):
                     yield from _local_file(child, str(child.relative_to(path.parent)), limits)
         else:
             yield from _local_file(path, path.name if path.is_absolute() else str(path), limits)

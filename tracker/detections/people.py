@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
 from PIL import Image as PILImage
 from PIL import ImageFilter
@@ -38,8 +39,9 @@ def person_boxes(session: Session, image_ids: Iterable[int], default: float) -> 
     return found
 
 
-def blurred(path: str | Path, bboxes: list) -> bytes:
-    """A JPEG of the picture at `path` with each box (and a margin) blurred away."""
+def blurred(path: str | Path | IO[bytes], bboxes: list) -> bytes:
+    """A JPEG of the picture at `path` (a file, or one from the object store) with each box (and
+    a margin) blurred away."""
     with PILImage.open(path) as picture:
         picture = picture.convert("RGB")
     width, height = picture.size

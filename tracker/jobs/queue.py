@@ -37,7 +37,9 @@ def _storage(url: str) -> Huey:
         path.parent.mkdir(parents=True, exist_ok=True)
         return SqliteHuey("tracker", filename=str(path), results=False)
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey("tracker", url=url, results=False)
+        # redis://host:6379/0#name: several trackers (or test runs) on one Redis, each its queue.
+        url, _, name = url.partition("#")
+        return RedisHuey(name or "tracker", url=url, results=False)
     if url.startswith(("postgresql://", "postgres://")):
         return PostgresHuey("tracker", dsn=url, results=False)
     raise RuntimeError(

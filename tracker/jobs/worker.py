@@ -16,10 +16,16 @@ from datetime import timedelta
 
 from flask import Flask
 
+from tracker import storage
 from tracker.jobs import ledger, queue
 from tracker.models import Job, utcnow
 
 log = logging.getLogger("tracker.jobs")
+# Housekeeping each sweep also does: functions (session, settings, now) -> count, by import path.
+MAINTENANCE = [
+    "tracker.jobs.worker:remove_half_written",
+    "tracker.uploads.cards:forget_abandoned",
+]
 
 
 def resolve(function: str) -> Callable:
@@ -40,6 +46,7 @@ def run_job(app: Flask, job_id: int) -> None:
         session.commit()
         if job is None:
             return
+        log.info("job %s (%s) started, attempt %s", job_id, job.function, job.attempts)
         stop = threading.Event()
         beater = threading.Thread(target=_beat, args=(app, job_id, stop), daemon=True)
         beater.start()
@@ -75,11 +82,19 @@ def _beat(app: Flask, job_id: int, stop: threading.Event) -> None:
             log.exception("heartbeat of job %s", job_id)
 
 
+def remove_half_written(_session, settings, _now) -> int:
+    """Files a killed process of this machine was writing into the media folder (the same
+    clean-up every import does first, storage.remove_leftovers)."""
+    return len(storage.remove_leftovers(settings["MEDIA_DIR"]))
+
+
 def sweep(app: Flask) -> list[int]:
-    """Queue again the jobs whose worker died; returns their ids."""
+    """Queue again the jobs whose worker died, and do the housekeeping; returns the job ids."""
     maker = app.extensions["tracker.sessionmaker"]
     with maker() as session:
         ids = ledger.abandoned(session, utcnow(), lease(app))
+        for function in MAINTENANCE:
+            resolve(function)(session, app.config, utcnow())
         session.commit()
     for job_id in ids:
         log.warning("job %s lost its worker: queued again", job_id)

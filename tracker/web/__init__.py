@@ -56,6 +56,7 @@ def register_blueprints(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     from tracker.web import (
+        account,
         auth,
         boxes,
         clocks,
@@ -73,11 +74,13 @@ def register_blueprints(app: Flask) -> None:
         review,
         species,
         stations,
+        uploads,
         users,
     )
 
     for module in (
         auth,
+        account,
         main,
         images,
         stations,
@@ -93,6 +96,7 @@ def register_blueprints(app: Flask) -> None:
         people,
         exports,
         species,
+        uploads,
         users,
         errors,
     ):

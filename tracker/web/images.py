@@ -7,6 +7,7 @@ base name of the original, cleaned of anything a header cannot carry.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from zoneinfo import ZoneInfo
@@ -16,6 +17,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    redirect,
     render_template,
     request,
     send_file,
@@ -31,7 +33,7 @@ from werkzeug.security import safe_join
 from wtforms import SelectField, StringField
 from wtforms.validators import Length
 
-from tracker import accounts, clock, fieldwork, imagelist, ingest, previews, sources
+from tracker import accounts, clock, fieldwork, imagelist, ingest, objectstore, previews, sources
 from tracker.db import get_session
 from tracker.detections import boxes as detection_boxes
 from tracker.detections import jobs as detection_jobs
@@ -327,8 +329,12 @@ def _may_have_original(image_id: int) -> bool:
 
 def _send_preview(image_id: int, size: str):
     image = get_or_404(Image, image_id)
+    media = current_app.config["MEDIA_DIR"]
     try:
-        path = previews.preview_path(current_app.config["MEDIA_DIR"], image.sha256, size)
+        if objectstore.is_remote(media):
+            path = io.BytesIO(previews.preview_bytes(media, image.sha256, size))
+        else:
+            path = previews.preview_path(media, image.sha256, size)
     except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError) as exc:
         log.warning("no %s for image %s: %s", size, image.id, exc)
         return Response(
@@ -342,6 +348,10 @@ def _send_preview(image_id: int, size: str):
         response = Response(people.blurred(path, hidden), mimetype="image/jpeg")
         response.headers["Cache-Control"] = "private, no-store"
         return response
+    if isinstance(path, io.BytesIO):  # from the object store
+        return Response(
+            path.getvalue(), mimetype="image/jpeg", headers={"Cache-Control": CACHE_CONTROL}
+        )
     response = send_file(path, mimetype="image/jpeg", conditional=True)
     response.headers["Cache-Control"] = CACHE_CONTROL
     return response
@@ -374,7 +384,10 @@ def original(image_id: int):
     image = get_or_404(Image, image_id)
     if not _may_have_original(image.id):
         abort(403)
-    path = safe_join(current_app.config["MEDIA_DIR"], image.stored_path)
+    media = current_app.config["MEDIA_DIR"]
+    if objectstore.is_remote(media):  # only to the signed in, and only for a minute
+        return redirect(objectstore.presigned(media, image.stored_path, download_name(image)))
+    path = safe_join(media, image.stored_path)
     if path is None or not os.path.isfile(path):
         log.error("image %s: original %s is missing", image.id, image.stored_path)
         return Response(

@@ -150,7 +150,7 @@ def _label(species: Species) -> str:
 
 
 def _choices(session) -> Choices:
-    everything = list(session.scalars(select(Species)))
+    everything = list(session.scalars(select(Species).where(~Species.retired)))
     blank = next((s for s in everything if s.kind == "blank"), None)
 
     def order(s: Species):

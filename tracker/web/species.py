@@ -24,6 +24,57 @@ def index():
     )
 
 
+def _done(message: str, category: str = "info"):
+    flash(message, category)
+    return redirect(url_for("species.index"))
+
+
+@bp.route("/", methods=["POST"])
+@requires("manage")
+def create():
+    if not FlaskForm().validate_on_submit():
+        return redirect(url_for("species.index"))
+    form = request.form
+    try:
+        added = species.add(get_session(), form.get("scientific_name", ""),
+                            form.get("common_name", ""), form.get("kind", "animal"),
+                            actor=current_user)  # fmt: skip
+    except InvalidInput as exc:
+        return _done("; ".join(exc.errors.values()), "error")
+    get_session().commit()
+    return _done(f"{added.common_name} added to the list.")
+
+
+@bp.route("/<int:species_id>/edit", methods=["POST"])
+@requires("manage")
+def edit(species_id: int):
+    found = get_or_404(Species, species_id)
+    if not FlaskForm().validate_on_submit():
+        return redirect(url_for("species.index"))
+    form = request.form
+    try:
+        species.rename(get_session(), found, form.get("scientific_name", ""),
+                       form.get("common_name", ""), actor=current_user)  # fmt: skip
+    except InvalidInput as exc:
+        get_session().rollback()
+        return _done("; ".join(exc.errors.values()), "error")
+    get_session().commit()
+    return _done(f"Saved: {found.common_name} ({found.scientific_name}).")
+
+
+@bp.route("/<int:species_id>/retire", methods=["POST"])
+@requires("manage")
+def retire(species_id: int):
+    found = get_or_404(Species, species_id)
+    if not FlaskForm().validate_on_submit():
+        return redirect(url_for("species.index"))
+    retired = request.form.get("retired") == "1"
+    species.retire(get_session(), found, retired, actor=current_user)
+    get_session().commit()
+    state = "retired: no longer offered when tagging" if retired else "offered again when tagging"
+    return _done(f"{found.common_name} {state}.")
+
+
 @bp.route("/<int:species_id>/confirm", methods=["POST"])
 @requires("manage")
 def confirm(species_id: int):
