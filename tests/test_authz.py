@@ -101,6 +101,12 @@ MATRIX = {
     ("images.thumb", "GET"): ("/images/{image}/thumb", VIEW, None),
     ("images.preview", "GET"): ("/images/{image}/preview", VIEW, None),
     ("images.original", "GET"): ("/images/{image}/original", VIEW, None),
+    # No photo chosen: back to the library with a message.
+    ("library.tag", "POST"): (
+        "/images/tag",
+        _roles(LOGIN, *["to /images/"] * 3),
+        {"image_ids": "x"},
+    ),
     ("individuals.index", "GET"): ("/individuals/", VIEW, None),
     ("photoid.unidentified", "GET"): ("/photo-id/unidentified", VIEW, None),
     ("individuals.detail", "GET"): ("/individuals/{individual}", VIEW, None),
@@ -245,6 +251,10 @@ VALID_POST = {
     "species.confirm": lambda ids: {},
     "exports.index": lambda ids: {"format": "csv"},
     "review.tag": lambda ids: {
+        "image_ids": str(ids["untagged"]),
+        "species_id": str(ids["leopard"]),
+    },
+    "library.tag": lambda ids: {
         "image_ids": str(ids["untagged"]),
         "species_id": str(ids["leopard"]),
     },

@@ -21,7 +21,6 @@ from flask import (
     render_template,
     request,
     send_file,
-    url_for,
 )
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -41,7 +40,7 @@ from tracker.detections import people
 from tracker.errors import InvalidInput
 from tracker.models import Deployment, Image, Sighting, Station, sighting_image
 from tracker.sightings import TagRules
-from tracker.web import get_or_404, requires
+from tracker.web import get_or_404, library, requires
 from tracker.web.forms import show_errors
 
 bp = Blueprint("images", __name__)
@@ -177,34 +176,20 @@ def _ingest_uploads(session, files, deployment: Deployment, results: list) -> in
 # --- list -------------------------------------------------------------------------------------
 
 
-def _choices(session) -> tuple[list[str], list[tuple[int, str]]]:
+def _choices(session) -> dict:
     codes = list(session.scalars(select(Station.code).order_by(Station.code)))
-    return codes, [(d.id, deployment_label(d)) for d in _deployments(session)]
+    return {
+        "codes": codes,
+        "deployments": [(d.id, deployment_label(d)) for d in _deployments(session)],
+    }
 
 
 @bp.route("/images/")
 @requires("view")
 def index():
-    """The filterable grid: the queries live in tracker.imagelist."""
+    """The library: its queries live in tracker.imagelist, its page in tracker.web.library."""
     session = get_session()
-    filters = imagelist.read_filters(request.args)
-    # Hundreds of stations and deployments: their labels change only with the data.
-    codes, deployments = current_app.extensions["tracker.figures"].get(
-        session, ("image-list-choices",), lambda: _choices(session)
-    )
-    choices = {"codes": codes, "deployments": deployments, "statuses": imagelist.STATUSES}
-    if filters.errors:
-        return render_template("images/index.html", filters=filters, **choices), 400
-    kept = {k: v for k, v in filters.values.items() if v}
-    return render_template(
-        "images/index.html",
-        filters=filters,
-        counts=imagelist.counts(session, filters),
-        page=imagelist.page(session, filters),
-        list_url=lambda **cursor: url_for("images.index", **kept, **cursor),
-        status_url=lambda s: url_for("images.index", **(kept | {"status": s})),
-        **choices,
-    )
+    return library.page(session, request.args, lambda: _choices(session))
 
 
 # --- one image --------------------------------------------------------------------------------
