@@ -3,9 +3,11 @@
 `write` streams a zip: datapackage.json, deployments.csv, media.csv, observations.csv and an
 extra `individuals` table (with its own Table Schema), plus the photos under media/ when asked.
 
-- Observations come at both levels: one media-level row per sighting and image (with mediaID),
-  and one event-level row per independent event (tracker.events; eventID links the two levels,
-  and event rows can be summed). GBIF is told to publish the event level.
+- Observations come at both levels: one media-level row per sighting and image (with mediaID,
+  and the box a person tied to the sighting there), and one event-level row per independent
+  event (tracker.events; eventID links the two levels, and event rows can be summed). GBIF is
+  told to publish the event level. Detector boxes no person has looked at are media-level rows
+  of their own, classified by the machine (tracker.exports.camtrapdp_boxes).
 - Times are whole seconds with the deployment's UTC offset. Deployments run from local midnight
   of their start date to 23:59:59 of their end date, clipped to the export's dates; a deployment
   still running ends on the day of its latest photo or sighting, the last day it is known to work.
@@ -32,6 +34,7 @@ from sqlalchemy.orm import Session
 from tracker import events
 from tracker.errors import InvalidInput
 from tracker.exports.archive import CsvMember, member
+from tracker.exports.camtrapdp_boxes import BoxRows
 from tracker.exports.camtrapdp_media import MediaRows
 from tracker.exports.camtrapdp_metadata import PackageMetadata
 from tracker.exports.camtrapdp_observations import ObservationRows
@@ -60,6 +63,7 @@ class _Tally:
     media: int = 0
     event_rows: int = 0
     media_rows: int = 0
+    machine_rows: int = 0  # detector boxes no person looked at
 
 
 def write(session: Session, filters: Filters, out: BinaryIO, options: Options) -> int:
@@ -80,10 +84,11 @@ def write(session: Session, filters: Filters, out: BinaryIO, options: Options) -
     writer = _Package(session, filters, options)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         writer.write(archive)
-    return writer.tally.event_rows + writer.tally.media_rows
+    tally = writer.tally
+    return tally.event_rows + tally.media_rows + tally.machine_rows
 
 
-class _Package(MediaRows, ObservationRows, PackageMetadata):
+class _Package(MediaRows, ObservationRows, BoxRows, PackageMetadata):
     """The state of one export: spans, lookups, and what the metadata will say."""
 
     def __init__(self, session, filters: Filters, options: Options):
@@ -122,6 +127,7 @@ class _Package(MediaRows, ObservationRows, PackageMetadata):
         with self._table(archive, "observations.csv", OBSERVATION_FIELDS) as observations:
             self._event_observations(observations)
             self._media_observations(observations)
+            self._machine_observations(observations)
         self._individuals(archive)
         self._count_untimed()
         text = json.dumps(self._descriptor(), indent=2, ensure_ascii=False) + "\n"

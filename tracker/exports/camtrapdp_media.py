@@ -55,15 +55,18 @@ class MediaRows:
         return query.order_by(Image.deployment_id, Image.taken_at_utc, Image.original_filename)
 
     def _media(self, archive) -> list[tuple[str, Path]]:
-        self.people_images = set(
-            self.session.scalars(
-                select(sighting_image.c.image_id)
-                .join(Sighting, Sighting.id == sighting_image.c.sighting_id)
-                .where(
-                    Sighting.species_id.in_(PublicPolicy.private_species()),
-                    Sighting.deployment_id.in_(list(self.by_deployment)),
+        self.people_images = (
+            set(
+                self.session.scalars(
+                    select(sighting_image.c.image_id)
+                    .join(Sighting, Sighting.id == sighting_image.c.sighting_id)
+                    .where(
+                        Sighting.species_id.in_(PublicPolicy.private_species()),
+                        Sighting.deployment_id.in_(list(self.by_deployment)),
+                    )
                 )
             )
+            | self._person_box_images()
         )
         files = []
         with self._table(archive, "media.csv", MEDIA_FIELDS) as table:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import case, func, select
 
 from tracker.exports.archive import CsvMember
+from tracker.exports.camtrapdp_boxes import bbox_fields
 from tracker.exports.camtrapdp_schema import (
     LIFE_STAGES,
     NAMED_KINDS,
@@ -141,6 +142,7 @@ class ObservationRows:
             .order_by(Image.taken_at_utc, Image.id, Sighting.id)
         )
         before = table.rows
+        tied = self._sighting_boxes()
         for row in self.session.execute(query.execution_options(yield_per=1000)):
             if self._placed(row.deployment_id, row.taken_at_utc) != "ok":
                 continue
@@ -169,6 +171,7 @@ class ObservationRows:
                     classificationTimestamp=utc_stamp(row.logged_at),
                     observationTags=" | ".join([*tags, f"source:{row.source}"]),
                     observationComments=row.comments,
+                    **bbox_fields(tied.get((row.id, row.image_id))),
                 )
             )
         self.tally.media_rows = table.rows - before

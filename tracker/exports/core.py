@@ -20,6 +20,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from tracker import clock, individuals
+from tracker.detections.boxes import DEFAULT_THRESHOLD
 from tracker.errors import InvalidInput
 from tracker.exports.publisher import Publisher
 from tracker.models import Deployment, Sighting, Species, Station
@@ -157,6 +158,7 @@ class Options:
     events: bool = False  # CSV: one row per independent event instead of per sighting
     include_media: bool = False  # Camtrap DP: put the image files in the package
     media_dir: Path | None = None  # where the originals are (Camtrap DP with include_media)
+    detection_threshold: float = DEFAULT_THRESHOLD  # TRACKER_DETECTION_THRESHOLD
     now: datetime | None = None  # the moment of the export (UTC), read at the edge
     publisher: Publisher = field(default_factory=Publisher)  # Camtrap DP's metadata
     # Capture histories: the researcher's sessions (tracker.exports.capthist.SessionSpec), the
@@ -196,6 +198,7 @@ def options_from_config(config: Mapping, now: datetime, **changes) -> Options:
         "minutes": int(config.get("EVENT_MINUTES", Options.minutes)),
         "grid": float(config.get("PUBLIC_GRID", Options.grid)),
         "media_dir": Path(config["MEDIA_DIR"]) if config.get("MEDIA_DIR") else None,
+        "detection_threshold": float(config.get("DETECTION_THRESHOLD", DEFAULT_THRESHOLD)),
         "publisher": Publisher.from_config(config),
         "park_code": config.get("PARK_CODE") or Options.park_code,
         "crs": config.get("CRS") or "",
