@@ -109,3 +109,79 @@ def test_the_likely_empty_grid_is_confirmed_with_one_key(live, browser):  # noqa
                  "ON sp.id = s.species_id")  # fmt: skip
     assert sorted(rows) == [("detector", "blank"), ("detector", "blank")]
     assert len(query(live, "SELECT image_id FROM empty_override")) == 1
+
+
+def test_a_ranger_chooses_a_range_in_the_library_and_tags_it(live, browser):  # noqa: F811
+    sign_in(browser, live["base"])
+    browser.get(f"{live['base']}/images/?category=animal&confidence=0.9")
+    wait = WebDriverWait(browser, 10)
+    pics = browser.find_elements(By.CSS_SELECTOR, "#library-grid a.pic")
+    ticks = browser.find_elements(By.CSS_SELECTOR, "#library-grid input[name=image_ids]")
+    assert len(pics) >= 5
+    count = browser.find_element(By.ID, "library-count")
+    pics[0].click()  # a click on a photo chooses it; shift-click a range
+    ActionChains(browser).key_down("\ue008").click(pics[2]).key_up("\ue008").perform()
+    assert count.text == "3" and [t.is_selected() for t in ticks[:4]] == [True] * 3 + [False]
+    # Keys: Shift+Right extends the range from the focused photo; Esc clears; a takes all.
+    ActionChains(browser).key_down("\ue008").send_keys("\ue014").key_up("\ue008").perform()
+    assert count.text == "4"
+    ActionChains(browser).send_keys("\ue00c").perform()
+    assert count.text == "0"
+    ActionChains(browser).send_keys("a").perform()
+    assert count.text == str(len(ticks))
+    ActionChains(browser).send_keys("\ue00c").perform()
+    pics[1].click()
+    ActionChains(browser).key_down("\ue008").click(pics[3]).key_up("\ue008").perform()
+    chosen = sorted(int(t.get_attribute("value")) for t in ticks if t.is_selected())
+    species = browser.find_element(By.ID, "library-species")
+    species.find_elements(By.TAG_NAME, "option")[1].click()
+    browser.find_element(By.CSS_SELECTOR, "#library-bulk input[name=confirm]").click()
+    browser.find_element(By.ID, "library-tag").click()
+    wait.until(ready.text_to_be_present_in_element((By.TAG_NAME, "body"), "3 photos tagged"))
+    tagged = query(live, "SELECT DISTINCT image_id FROM sighting_image ORDER BY image_id")
+    assert [i for (i,) in tagged if i in chosen] == chosen
+
+
+def test_two_animals_in_one_photo_get_a_box_and_a_sighting_each(live, browser):  # noqa: F811
+    sign_in(browser, live["base"])
+    browser.set_window_size(1280, 1600)
+    # The dog: one detector box, and left untagged by the tests before this one.
+    ((image_id,),) = query(live, "SELECT id FROM image WHERE original_filename LIKE '%dog.jpg'")
+    ((deployment,),) = query(live, "SELECT id FROM deployment")
+    browser.get(f"{live['base']}/review/{deployment}?at={image_id}")
+    wait = WebDriverWait(browser, 10)
+    photo = wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, ".boxed-ready img")))
+    wait.until(lambda b: b.execute_script("return arguments[0].complete", photo))
+    # The second animal has no detector box: the ranger draws one, which becomes the chosen box.
+    browser.find_element(By.CSS_SELECTOR, ".boxed-draw").click()
+    width, height = photo.size["width"], photo.size["height"]
+    (ActionChains(browser)
+     .move_to_element_with_offset(photo, int(-0.45 * width), int(-0.45 * height))
+     .click_and_hold().move_by_offset(int(0.1 * width), int(0.1 * height))
+     .release().perform())  # fmt: skip
+    chosen = wait.until(ready.visibility_of_element_located((By.ID, "review-box-chosen")))
+    ((drawn,),) = query(live, "SELECT id FROM annotation WHERE drawn_by_id IS NOT NULL "
+                        "AND image_id = ?", image_id)  # fmt: skip
+    assert f"Box {drawn}" in chosen.text
+    species = browser.find_element(By.NAME, "species_id")
+    species.find_elements(By.CSS_SELECTOR, "option[value]:not([value=''])")[0].click()
+    browser.find_element(By.ID, "review-stay").click()
+    browser.find_element(By.ID, "review-save").click()
+    wait.until(ready.visibility_of_element_located((By.ID, "review-again")))
+    # The same photo again: the detector's box goes with the second sighting.
+    ((detected,),) = query(live, "SELECT id FROM annotation WHERE run_id IS NOT NULL "
+                           "AND image_id = ? AND confidence > 0.5", image_id)  # fmt: skip
+    box = wait.until(ready.presence_of_element_located(
+        (By.CSS_SELECTOR, f".box[data-id='{detected}'] .box-label")))  # fmt: skip
+    ActionChains(browser).click(box).perform()
+    wait.until(ready.text_to_be_present_in_element((By.ID, "review-box-chosen"), f"Box {detected}"))
+    species = browser.find_element(By.NAME, "species_id")
+    species.find_elements(By.CSS_SELECTOR, "option[value]:not([value=''])")[0].click()
+    browser.find_element(By.ID, "review-save").click()
+    wait.until(lambda b: len(query(live, "SELECT sighting_id FROM sighting_image "
+                                   "WHERE image_id = ?", image_id)) == 2)  # fmt: skip
+    tied = query(live, "SELECT id, sighting_id FROM annotation WHERE image_id = ? "
+                 "AND sighting_id IS NOT NULL ORDER BY sighting_id", image_id)  # fmt: skip
+    assert [b for b, _ in tied] == [drawn, detected]
+    assert len({s for _, s in tied}) == 2
+    browser.set_window_size(1280, 900)

@@ -147,6 +147,21 @@ def correct(session: Session, box: Annotation, data: BoxInput, actor: User | Non
                  after=as_dict(box))  # fmt: skip
 
 
+def tie(session: Session, box_id: int, sighting: Sighting, actor: User | None) -> Annotation:
+    """The box a person chose for a sighting (one animal of several in a photo)."""
+    box = session.get(Annotation, box_id)
+    if box is None or box.image_id not in {i.id for i in sighting.images}:
+        raise InvalidInput({"box_id": f"Box {box_id} is not on the photos of this sighting."})
+    before = as_dict(box)
+    box.sighting_id = sighting.id
+    if box.run_id is not None and actor is not None:
+        box.reviewed_by_id = actor.id  # a person confirmed the detector's box
+    session.flush()
+    audit.record(session, actor, "update", "annotation", box.id, before=before,
+                 after=as_dict(box))  # fmt: skip
+    return box
+
+
 def delete(session: Session, box: Annotation, actor: User | None) -> None:
     audit.record(session, actor, "delete", "annotation", box.id, before=as_dict(box))
     session.delete(box)

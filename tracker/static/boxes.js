@@ -69,7 +69,8 @@
       node.style.height = box.bbox[3] * 100 + "%";
       var label = document.createElement("span");
       label.className = "box-label";
-      label.textContent = box.category + (box.confidence !== null ? " " + box.confidence.toFixed(2) : "");
+      label.textContent = box.category + (box.confidence !== null ? " " + box.confidence.toFixed(2) : "") +
+        (box.sighting_id ? " · sighting " + box.sighting_id : "");
       node.appendChild(label);
       if (self.canEdit) {
         var handle = document.createElement("span");
@@ -97,6 +98,9 @@
     var request = box.id ? send("/boxes/" + box.id, body) : send(this.url, body);
     return request.then(function (answer) {
       Object.assign(box, answer.box);
+      if (self.selected === null || self.selected === box.id) {
+        self.select(box);
+      }
       self.render();
       self.root.dispatchEvent(new CustomEvent("boxes:saved", { detail: answer.box, bubbles: true }));
     }).catch(function (error) {
@@ -108,6 +112,9 @@
     var self = this;
     send("/boxes/" + box.id + "/delete").then(function () {
       self.boxes = self.boxes.filter(function (b) { return b !== box; });
+      if (self.selected === box.id) {
+        self.select(null);
+      }
       self.render();
     });
   };
@@ -145,7 +152,7 @@
       var at = self.fraction(event);
       if (node && self.canEdit) {
         var box = self.boxes.find(function (b) { return String(b.id) === node.dataset.id; });
-        self.selected = box.id;
+        self.select(box);
         drag = { box: box, start: at, bbox: box.bbox.slice(), resize: event.target.classList.contains("box-handle") };
       } else if (self.drawing && self.canEdit) {
         drag = { box: { id: null, category: "animal", bbox: [at[0], at[1], 0, 0], confidence: null }, start: at, draw: true };
@@ -225,6 +232,12 @@
         toggle.addEventListener("click", function () { self.setDrawing(!self.drawing); });
       }
     }
+  };
+
+  // The chosen box (the review form gives it to the sighting being saved): a boxes:selected event.
+  Photo.prototype.select = function (box) {
+    this.selected = box ? box.id : null;
+    this.root.dispatchEvent(new CustomEvent("boxes:selected", { detail: box || null, bubbles: true }));
   };
 
   Photo.prototype.setDrawing = function (on) {

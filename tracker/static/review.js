@@ -39,6 +39,10 @@
     codes: byId("individual-codes"),
     timestamp: byId("review-timestamp"),
     timestampText: byId("review-timestamp-text"),
+    boxId: byId("review-box-id"),
+    another: byId("review-another"),
+    again: byId("review-again"),
+    chosen: byId("review-box-chosen"),
   };
   var fields = form.elements;
 
@@ -175,6 +179,13 @@
     sequence.image_ids.forEach(function (id) {
       els.ids.appendChild(element("input", { type: "hidden", name: "image_ids", value: id }));
     });
+    // Several animals in these photos: each sighting gets the box chosen for it.
+    chooseBox(null);
+    els.another.value = sequence.again ? "1" : "";
+    els.again.hidden = !sequence.again;
+    els.again.textContent = sequence.again
+      ? "Already tagged here: " + sequence.tagged.join("; ") + ". Choose the next animal's box, then tag it."
+      : "";
     // Photos with a timestamp issue: say so, and ask for the box to be ticked before saving.
     els.timestamp.hidden = !sequence.timestamp_warning;
     els.timestampText.textContent = sequence.timestamp_warning || "";
@@ -195,6 +206,17 @@
       window.history.replaceState(null, "", sequence.url);
     }
   }
+
+  function chooseBox(box) {
+    var mine = box && state.current && state.current.image_ids.indexOf(box.image_id) >= 0;
+    els.boxId.value = mine ? String(box.id) : "";
+    els.chosen.hidden = !mine;
+    els.chosen.textContent = mine ? "Box " + box.id + " (" + box.category + ") goes with this sighting." : "";
+  }
+
+  document.addEventListener("boxes:selected", function (event) {
+    chooseBox(event.detail);
+  });
 
   function say(message) {
     els.status.textContent = message;
@@ -244,6 +266,7 @@
     fields.life_stage.value = "";
     fields.flank.value = "";
     fields.comments.value = "";
+    fields.stay.checked = false;
     clearErrors();
     if (document.activeElement && form.contains(document.activeElement)) {
       document.activeElement.blur(); // so the keys work again at once
@@ -444,6 +467,8 @@
       previous();
     } else if (key === "u" || key === "U") {
       undo();
+    } else if (key === "a" || key === "A") {
+      fields.stay.checked = !fields.stay.checked;
     } else {
       handled = false;
     }

@@ -186,7 +186,24 @@ def _payload(session, todo: Queue, index: int) -> dict | None:
     """One sequence as review.js shows it (None past either end of the queue)."""
     if not 0 <= index < len(todo.groups):
         return None
-    group = todo.groups[index]
+    return _burst(session, todo, todo.groups[index], index)
+
+
+def _again(session, todo: Queue, images: list[Image]) -> dict:
+    """A burst just tagged, shown again for the next animal in it (a mother, then her cubs)."""
+    payload = _burst(session, todo, images, todo.index_at(images[0].id))
+    tagged = session.scalars(
+        select(Sighting)
+        .join(sighting_image, sighting_image.c.sighting_id == Sighting.id)
+        .where(sighting_image.c.image_id.in_([i.id for i in images]))
+        .options(selectinload(Sighting.species), selectinload(Sighting.individual))
+        .distinct()
+        .order_by(Sighting.id)
+    )
+    return payload | {"again": True, "tagged": [_summary(s) for s in tagged]}
+
+
+def _burst(session, todo: Queue, group: list, index: int) -> dict:
     zone = ZoneInfo(todo.deployment.timezone)
     times = [i.taken_at_utc for i in group if i.taken_at_utc is not None]
     first, last = group[0].id, group[-1].id
@@ -210,6 +227,8 @@ def _payload(session, todo: Queue, index: int) -> dict | None:
         "next_url": url_for("review.queue", deployment_id=dep, after=last),
         "images": [_image(i, zone, found) for i in group],
         "timestamp_warning": sightings.timestamp_warning(group),
+        "again": False,
+        "tagged": [],
     }
 
 
@@ -330,8 +349,11 @@ def next_sequence(deployment_id: int):
     return jsonify({"ok": True, "next": _payload(session, todo, index)})
 
 
-def _images_to_tag(session, deployment: Deployment) -> tuple[list[Image], dict[str, str]]:
-    """The submitted sequence: images of this deployment, none of them tagged yet."""
+def _images_to_tag(
+    session, deployment: Deployment, another: bool = False
+) -> tuple[list[Image], dict[str, str]]:
+    """The submitted sequence: images of this deployment, none of them tagged yet (or, for
+    another animal in them, none of them tagged blank)."""
     sent = request.form.getlist("image_ids")
     ids = [_parse_id(s) for s in sent]
     if not sent:
@@ -350,11 +372,13 @@ def _images_to_tag(session, deployment: Deployment) -> tuple[list[Image], dict[s
     foreign = sorted(set(ids) - {i.id for i in images if i.deployment_id == deployment.id})
     if foreign:
         return [], {"images": f"{_images(foreign)} not in deployment {deployment.id}."}
-    tagged = sorted(
-        session.scalars(
-            select(sighting_image.c.image_id).where(sighting_image.c.image_id.in_(ids)).distinct()
-        )
-    )
+    tagged_ids = select(sighting_image.c.image_id).where(sighting_image.c.image_id.in_(ids))
+    if another:  # more animals in photos already tagged: only a blank excludes them
+        blank = select(Sighting.id).join(Species).where(Species.kind == "blank")
+        tagged_ids = tagged_ids.where(sighting_image.c.sighting_id.in_(blank))
+    tagged = sorted(session.scalars(tagged_ids.distinct()))
+    if tagged and another:
+        return [], {"images": f"{_images(tagged)} tagged blank: edit that sighting instead."}
     if tagged:
         return [], {
             "images": f"{_images(tagged)} already tagged (perhaps by someone else meanwhile). "
@@ -378,18 +402,11 @@ def tag(deployment_id: int):
     form = _form(choices)
     form.validate_on_submit()  # the CSRF token; the domain checks the values
     blank = choices.blank if request.form.get("blank") else None
-    images, errors = _images_to_tag(session, deployment)
+    images, errors = _images_to_tag(session, deployment, bool(request.form.get("another")))
     sighting = None
     if not errors:
         try:
-            sighting = sightings.tag_images(
-                session,
-                images,
-                form.to_input(blank),
-                actor=current_user._get_current_object(),
-                timestamp_confirmed=bool(form.confirm_timestamp.data),
-                box_threshold=current_app.config["DETECTION_THRESHOLD"],
-            )
+            sighting = _tag(session, images, form.to_input(blank), form)
         except InvalidInput as exc:
             errors = exc.errors
     if errors:
@@ -404,6 +421,11 @@ def tag(deployment_id: int):
     last = images[-1].id
     if _wants_json():
         todo = _load(session, deployment)
+        following = (
+            _again(session, todo, images)
+            if request.form.get("stay") and blank is None
+            else _payload(session, todo, todo.index_after(last))
+        )
         return jsonify(
             {
                 "ok": True,
@@ -412,11 +434,28 @@ def tag(deployment_id: int):
                 "undo_url": _undo_url(sighting, form),
                 "edit_url": url_for("review.edit_sighting", sighting_id=sighting.id),
                 "individual": _new_code(sighting, form),
-                "next": _payload(session, todo, todo.index_after(last)),
+                "next": following,
             }
         )
     flash(f"Saved: {_summary(sighting)} ({len(images)} images).", "info")
     return redirect(url_for("review.queue", deployment_id=deployment.id, after=last))
+
+
+def _tag(session, images: list[Image], data: sightings.SightingInput, form) -> Sighting:
+    """One sighting on the burst, with the box the ranger chose for it, if any."""
+    actor = current_user._get_current_object()
+    sighting = sightings.tag_images(
+        session,
+        images,
+        data,
+        actor=actor,
+        timestamp_confirmed=bool(form.confirm_timestamp.data),
+        box_threshold=current_app.config["DETECTION_THRESHOLD"],
+    )
+    box_id = _parse_id(request.form.get("box_id"))
+    if box_id is not None and sighting.species.kind != "blank":
+        boxes.tie(session, box_id, sighting, actor)
+    return sighting
 
 
 def _summary(sighting: Sighting) -> str:
