@@ -37,3 +37,14 @@ def import_photos(session, app, deployment: Deployment, *names: str) -> dict[str
     session.commit()
     images = session.scalars(select(Image).where(Image.deployment_id == deployment.id))
     return {i.original_filename.rsplit("/", 1)[-1]: i for i in images}
+
+
+def imported_card(session, app) -> tuple[Deployment, dict[str, Image]]:
+    """KP-07 with every shared photo and MegaDetector's results on them, imported for real."""
+    from tracker.detections import importer, megadetector
+
+    made = deployment(session)
+    photos = import_photos(session, app, made)
+    importer.import_results(session, made, megadetector.parse(results()), 0.2)
+    session.commit()
+    return made, photos

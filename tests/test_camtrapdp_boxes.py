@@ -6,11 +6,11 @@ validator. The shared real photos and MegaDetector's real output on them.
 from __future__ import annotations
 
 import pytest
-from detections_data import deployment, import_photos, results
+from detections_data import imported_card, results
 from sqlalchemy import select
 from test_camtrapdp import export_package, table, validate
 
-from tracker.detections import boxes, empty, importer, megadetector
+from tracker.detections import boxes, empty
 from tracker.exports.core import Filters
 from tracker.models import Annotation, DetectionRun, Species, User
 from tracker.sightings import SightingInput, tag_images
@@ -20,11 +20,7 @@ THRESHOLD = 0.2  # the file's typical_detection_threshold
 
 @pytest.fixture
 def card(app, session):
-    dep = deployment(session)
-    photos = import_photos(session, app, dep)
-    importer.import_results(session, dep, megadetector.parse(results()), 0.2)
-    session.commit()
-    return dep, photos
+    return imported_card(session, app)
 
 
 def animal(session, name: str) -> Species:

@@ -9,11 +9,10 @@ import re
 
 import pytest
 from conftest import csrf_token, fetch, row_counts
-from detections_data import deployment, import_photos, results
+from detections_data import imported_card
 from sqlalchemy import select
 
 from tracker import imagelist, library, sightings
-from tracker.detections import importer, megadetector
 from tracker.errors import InvalidInput
 from tracker.models import LEOPARD, DetectionRun, Sighting, Species, sighting_image
 
@@ -27,11 +26,7 @@ ELEPHANTS = {
 
 @pytest.fixture
 def card(app, session):
-    dep = deployment(session)
-    photos = import_photos(session, app, dep)
-    importer.import_results(session, dep, megadetector.parse(results()), 0.2)
-    session.commit()
-    return dep, photos
+    return imported_card(session, app)
 
 
 def species(session, name: str) -> Species:

@@ -6,10 +6,9 @@ import re
 
 import pytest
 from conftest import csrf_token, fetch, row_counts
-from detections_data import deployment, import_photos, results
+from detections_data import imported_card
 from sqlalchemy import select
 
-from tracker.detections import importer, megadetector
 from tracker.models import DetectionRun, EmptyOverride, Sighting, Species, sighting_image
 from tracker.review.queue import Queue
 
@@ -18,11 +17,7 @@ BLANKS = ("blank.jpg", "blank2.jpg", "blank3.jpg")
 
 @pytest.fixture
 def card(app, session):
-    dep = deployment(session)
-    photos = import_photos(session, app, dep)
-    importer.import_results(session, dep, megadetector.parse(results()), 0.2)
-    session.commit()
-    return dep, photos
+    return imported_card(session, app)
 
 
 def hidden(session, dep, threshold=0.2) -> set[int]:

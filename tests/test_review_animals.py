@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import pytest
 from conftest import csrf_token, fetch, row_counts
-from detections_data import deployment, import_photos, results
+from detections_data import imported_card
 from sqlalchemy import select
 
-from tracker.detections import importer, megadetector
 from tracker.models import Annotation, Sighting, Species, sighting_image
 
 JSON = {"Accept": "application/json"}
@@ -19,9 +18,7 @@ JSON = {"Accept": "application/json"}
 
 @pytest.fixture
 def herd(app, session):
-    dep = deployment(session)
-    photos = import_photos(session, app, dep)
-    importer.import_results(session, dep, megadetector.parse(results()), 0.2)
+    dep, photos = imported_card(session, app)
     cattle = Species(scientific_name="Bos taurus", common_name="Cattle", kind="animal")
     session.add(cattle)
     session.commit()
