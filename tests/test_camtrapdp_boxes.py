@@ -5,8 +5,13 @@ validator. The shared real photos and MegaDetector's real output on them.
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import pytest
 from detections_data import imported_card, results
+from PIL import Image as PILImage
+from PIL import ImageFilter, ImageStat
 from sqlalchemy import select
 from test_camtrapdp import export_package, table, validate
 
@@ -124,3 +129,41 @@ def test_thresholds_and_public_packages(app, session, card, tmp_path):
     # A chosen species: the detector names none, so no machine rows.
     leopardless = export_package(session, tmp_path, filters=Filters(species_id=10**6))
     assert [r for r in table(leopardless, "observations") if r["classificationMethod"]] == []
+
+
+def test_packaged_photos_of_people_are_blurred_unless_asked(app, session, card, tmp_path):
+    _dep, photos = card
+    person = photos["human.jpg"]
+    media_dir = Path(app.config["MEDIA_DIR"])
+    blurred = export_package(session, tmp_path, include_media=True, media_dir=media_dir)
+    validate(blurred)
+    rows = {r["mediaID"]: r for r in table(blurred, "media")}
+    row = rows[f"M{person.id}"]
+    assert row["filePath"] == f"media/{person.sha256}-blurred.jpg" and row["filePublic"] == "false"
+    original = (media_dir / person.stored_path).read_bytes()
+    x, y, w, h = boxes_of(session, person, "person")[0].bbox
+    with (
+        PILImage.open(io.BytesIO(original)) as before,
+        PILImage.open(blurred / row["filePath"]) as after,
+    ):
+        size = before.size
+        region = (
+            int(x * size[0]),
+            int(y * size[1]),
+            int((x + w) * size[0]),
+            int((y + h) * size[1]),
+        )
+        detail = before.convert("L").crop(region).filter(ImageFilter.FIND_EDGES)
+        smooth = after.convert("L").crop(region).filter(ImageFilter.FIND_EDGES)
+        # The person's details are gone; a corner far from the box is as it was.
+        assert ImageStat.Stat(smooth).mean[0] < ImageStat.Stat(detail).mean[0] / 2
+        assert after.getpixel((2, 2)) == pytest.approx(before.getpixel((2, 2)), abs=12)
+    # A photo with no person is packaged as it was taken.
+    dog = photos["domestic_dog.jpg"]
+    packaged = (blurred / rows[f"M{dog.id}"]["filePath"]).read_bytes()
+    assert packaged == (media_dir / dog.stored_path).read_bytes()
+    # --with-people: as taken.
+    kept = export_package(session, tmp_path, include_media=True, media_dir=media_dir,
+                          blur_people=False)  # fmt: skip
+    row = {r["mediaID"]: r for r in table(kept, "media")}[f"M{person.id}"]
+    assert (kept / row["filePath"]).read_bytes() == original

@@ -575,6 +575,11 @@ def media_clean() -> None:
 )  # fmt: skip
 @click.option("--include-media", is_flag=True, help="camtrap-dp: put the image files in the zip.")
 @click.option(
+    "--with-people", is_flag=True,
+    help="camtrap-dp with --include-media: photos of people as taken (default: person boxes "
+    "blurred, as for roles without see_people).",
+)  # fmt: skip
+@click.option(
     "--base-url", default="",
     help="camtrap-dp: the app's address, for media URLs (default TRACKER_BASE_URL).",
 )  # fmt: skip
@@ -584,7 +589,8 @@ def media_clean() -> None:
 )  # fmt: skip
 @with_appcontext
 def export_command(fmt, out_path, date_from, date_to, species, individual, stations, public,
-                   per_station, occasion_days, include_media, base_url, sessions):  # fmt: skip
+                   per_station, occasion_days, include_media, with_people, base_url,
+                   sessions):  # fmt: skip
     """Export sightings, events or effort to a file, written in full or not at all.
 
     Exit status 2, and no file, when a filter or the format is refused; an empty result is a file
@@ -610,7 +616,7 @@ def export_command(fmt, out_path, date_from, date_to, species, individual, stati
     config = current_app.config
     options = options_from_config(
         config, clock.now(), public=public, per_station=per_station, sessions=surveys,
-        occasion_days=occasion_days, include_media=include_media,
+        occasion_days=occasion_days, include_media=include_media, blur_people=not with_people,
         base_url=base_url.rstrip("/") or config.get("BASE_URL", ""),
     )  # fmt: skip
 

@@ -32,6 +32,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from tracker import events
+from tracker.detections import people
 from tracker.errors import InvalidInput
 from tracker.exports.archive import CsvMember, member
 from tracker.exports.camtrapdp_boxes import BoxRows
@@ -110,7 +111,9 @@ class _Package(MediaRows, ObservationRows, BoxRows, PackageMetadata):
         self.users = (
             {} if options.public else dict(session.execute(select(User.id, User.email)).all())
         )
-        self.people_images: set[int] = set()
+        self.people_images: set[int] = set()  # never public: people or vehicles
+        self.people_sighted: set[int] = set()  # with a sighting of people
+        self.blurred: set[int] = set()  # packaged with people blurred
         self.used_species: set[int] = set()
         self.used_individuals: set[int] = set()
         self.tally = _Tally()
@@ -118,11 +121,13 @@ class _Package(MediaRows, ObservationRows, BoxRows, PackageMetadata):
     def write(self, archive: zipfile.ZipFile) -> None:
         self._deployments(archive)
         files = self._media(archive)
-        for arcname, path in files:  # JPEGs are compressed already
-            with (
-                path.open("rb") as source,
-                archive.open(member(arcname, self.zip_time, zipfile.ZIP_STORED), "w") as target,
-            ):
+        hidden = self._blurred_boxes([image_id for _, _, image_id in files])
+        for arcname, path, image_id in files:  # JPEGs are compressed already
+            stored = member(arcname, self.zip_time, zipfile.ZIP_STORED)
+            if image_id in hidden:
+                archive.writestr(stored, people.blurred(path, hidden[image_id]))
+                continue
+            with path.open("rb") as source, archive.open(stored, "w") as target:
                 shutil.copyfileobj(source, target)
         with self._table(archive, "observations.csv", OBSERVATION_FIELDS) as observations:
             self._event_observations(observations)
@@ -132,6 +137,14 @@ class _Package(MediaRows, ObservationRows, BoxRows, PackageMetadata):
         self._count_untimed()
         text = json.dumps(self._descriptor(), indent=2, ensure_ascii=False) + "\n"
         archive.writestr(member("datapackage.json", self.zip_time), text.encode())
+
+    def _blurred_boxes(self, image_ids: list[int]) -> dict[int, list]:
+        """{image id: boxes to blur} of the packaged photos of people: their person boxes, or
+        the whole frame when a sighting says people but no box shows where."""
+        ids = [i for i in image_ids if i in self.blurred]
+        found = people.person_boxes(self.session, ids, self.options.detection_threshold)
+        whole = {i: [(0.0, 0.0, 1.0, 1.0)] for i in ids if i in self.people_sighted}
+        return whole | found
 
     def _table(self, archive: zipfile.ZipFile, name: str, header) -> CsvMember:
         return CsvMember(archive, name, header, self.zip_time)

@@ -53,9 +53,8 @@ class BoxRows:
             found.setdefault((sighting_id, image_id), [x, y, w, h])
         return found
 
-    def _person_box_images(self) -> set[int]:
-        """Photos of the exported deployments with a person or vehicle box that counts: photos
-        of people, as those with a sighting of people are."""
+    def _box_images(self, categories: tuple[str, ...]) -> set[int]:
+        """Photos of the exported deployments with a box of these categories that counts."""
         return set(
             self.session.scalars(
                 select(Annotation.image_id)
@@ -63,7 +62,7 @@ class BoxRows:
                 .join(Image, Image.id == Annotation.image_id)
                 .where(
                     Image.deployment_id.in_(list(self.by_deployment)),
-                    Annotation.category.in_(PRIVATE_CATEGORIES),
+                    Annotation.category.in_(categories),
                     counts(self.options.detection_threshold),
                 )
             )

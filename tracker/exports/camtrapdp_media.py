@@ -54,20 +54,22 @@ class MediaRows:
             query = query.where(Image.taken_at_utc < end)
         return query.order_by(Image.deployment_id, Image.taken_at_utc, Image.original_filename)
 
-    def _media(self, archive) -> list[tuple[str, Path]]:
-        self.people_images = (
-            set(
-                self.session.scalars(
-                    select(sighting_image.c.image_id)
-                    .join(Sighting, Sighting.id == sighting_image.c.sighting_id)
-                    .where(
-                        Sighting.species_id.in_(PublicPolicy.private_species()),
-                        Sighting.deployment_id.in_(list(self.by_deployment)),
-                    )
+    def _media(self, archive) -> list[tuple[str, Path, int]]:
+        self.people_sighted = set(
+            self.session.scalars(
+                select(sighting_image.c.image_id)
+                .join(Sighting, Sighting.id == sighting_image.c.sighting_id)
+                .where(
+                    Sighting.species_id.in_(PublicPolicy.private_species()),
+                    Sighting.deployment_id.in_(list(self.by_deployment)),
                 )
             )
-            | self._person_box_images()
         )
+        # Photos of people (never public); those to blur: people, not vehicles.
+        self.people_images = self.people_sighted | self._box_images(("person", "vehicle"))
+        self.blurred = set()
+        if self.options.include_media and self.options.blur_people:
+            self.blurred = self.people_sighted | self._box_images(("person",))
         files = []
         with self._table(archive, "media.csv", MEDIA_FIELDS) as table:
             for image in self.session.scalars(
@@ -86,7 +88,7 @@ class MediaRows:
                 row = self._media_row(image, piece.deployment_id)
                 table.write([row.get(name, "") for name in MEDIA_FIELDS])
                 if self.options.include_media:
-                    files.append((row["filePath"], self._original(image)))
+                    files.append((row["filePath"], self._original(image), image.id))
             self.tally.media = table.rows
         return files
 
@@ -120,7 +122,8 @@ class MediaRows:
         """Where the photo is, and whether anyone may see it there."""
         if self.options.include_media:
             # In the package; never public when it shows people or vehicles.
-            return f"media/{image.sha256}.jpg", image.id not in self.people_images
+            blurred = "-blurred" if image.id in self.blurred else ""
+            return f"media/{image.sha256}{blurred}.jpg", image.id not in self.people_images
         # The tracker's own address (write() refuses a package with neither): only signed-in
         # users can open it.
         return f"{self.options.base_url.rstrip('/')}/images/{image.id}/original", False

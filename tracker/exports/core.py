@@ -159,6 +159,10 @@ class Options:
     include_media: bool = False  # Camtrap DP: put the image files in the package
     media_dir: Path | None = None  # where the originals are (Camtrap DP with include_media)
     detection_threshold: float = DEFAULT_THRESHOLD  # TRACKER_DETECTION_THRESHOLD
+    # Camtrap DP with include_media: photos of people with their person boxes blurred (the
+    # whole frame when a sighting says people but no box shows where), as every page shows
+    # them to a role without see_people.
+    blur_people: bool = True
     now: datetime | None = None  # the moment of the export (UTC), read at the edge
     publisher: Publisher = field(default_factory=Publisher)  # Camtrap DP's metadata
     # Capture histories: the researcher's sessions (tracker.exports.capthist.SessionSpec), the
