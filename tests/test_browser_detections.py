@@ -184,4 +184,20 @@ def test_two_animals_in_one_photo_get_a_box_and_a_sighting_each(live, browser): 
                  "AND sighting_id IS NOT NULL ORDER BY sighting_id", image_id)  # fmt: skip
     assert [b for b, _ in tied] == [drawn, detected]
     assert len({s for _, s in tied}) == 2
+    # On the image page, the chosen box shows its sighting; giving it the other one (and a
+    # flank) is saved at once.
+    first, second = (s for _, s in tied)
+    browser.get(f"{live['base']}/images/{image_id}")
+    box = wait.until(ready.presence_of_element_located(
+        (By.CSS_SELECTOR, f".box[data-id='{drawn}'] .box-label")))  # fmt: skip
+    ActionChains(browser).click(box).perform()
+    sighting = wait.until(ready.visibility_of_element_located((By.NAME, "box_sighting")))
+    assert sighting.get_attribute("value") == str(first)
+    sighting.find_element(By.CSS_SELECTOR, f"option[value='{second}']").click()
+    wait.until(lambda b: query(live, "SELECT sighting_id FROM annotation WHERE id = ?",
+                               drawn)[0][0] == second)  # fmt: skip
+    browser.find_element(By.NAME, "box_flank").find_element(
+        By.CSS_SELECTOR, "option[value='left']").click()  # fmt: skip
+    wait.until(lambda b: query(live, "SELECT flank FROM annotation WHERE id = ?",
+                               drawn)[0][0] == "left")  # fmt: skip
     browser.set_window_size(1280, 900)

@@ -40,6 +40,7 @@
     this.canEdit = root.getAttribute("data-can-edit") === "1";
     this.url = root.getAttribute("data-boxes-url");
     this.boxes = JSON.parse(root.getAttribute("data-boxes") || "[]");
+    this.sightings = JSON.parse(root.getAttribute("data-sightings") || "[]");
     this.zoom = 1;
     this.pan = [0, 0];
     this.drawing = false;
@@ -237,7 +238,57 @@
   // The chosen box (the review form gives it to the sighting being saved): a boxes:selected event.
   Photo.prototype.select = function (box) {
     this.selected = box ? box.id : null;
+    this.showTie(box);
     this.root.dispatchEvent(new CustomEvent("boxes:selected", { detail: box || null, bubbles: true }));
+  };
+
+  // With the photo's sightings given: the chosen box's sighting and flank, saved as chosen.
+  Photo.prototype.showTie = function (box) {
+    var self = this;
+    var controls = this.root.querySelector(".boxed-controls");
+    if (!this.canEdit || !this.sightings.length || !controls) {
+      return;
+    }
+    var tie = controls.querySelector(".boxed-tie");
+    if (!tie) {
+      tie = document.createElement("span");
+      tie.className = "boxed-tie";
+      var sighting = document.createElement("select");
+      sighting.name = "box_sighting";
+      sighting.setAttribute("aria-label", "The chosen box shows the animal of sighting");
+      [{ id: "", label: "no sighting" }].concat(this.sightings).forEach(function (s) {
+        var option = document.createElement("option");
+        option.value = s.id;
+        option.textContent = s.label;
+        sighting.appendChild(option);
+      });
+      var flank = document.createElement("select");
+      flank.name = "box_flank";
+      flank.setAttribute("aria-label", "Flank the chosen box shows");
+      ["", "left", "right", "front", "rear"].forEach(function (f) {
+        var option = document.createElement("option");
+        option.value = f;
+        option.textContent = f || "flank?";
+        flank.appendChild(option);
+      });
+      tie.appendChild(document.createTextNode("Chosen box: "));
+      tie.appendChild(sighting);
+      tie.appendChild(flank);
+      controls.appendChild(tie);
+      tie.addEventListener("change", function () {
+        var chosen = self.boxes.find(function (b) { return b.id === self.selected; });
+        if (chosen) {
+          chosen.sighting_id = sighting.value ? Number(sighting.value) : null;
+          chosen.flank = flank.value || null;
+          self.save(chosen);
+        }
+      });
+    }
+    tie.hidden = !box;
+    if (box) {
+      tie.querySelector("[name=box_sighting]").value = box.sighting_id ? String(box.sighting_id) : "";
+      tie.querySelector("[name=box_flank]").value = box.flank || "";
+    }
   };
 
   Photo.prototype.setDrawing = function (on) {

@@ -291,7 +291,14 @@ def detail(image_id: int):
             for b in detection_boxes.shown(session, [image.id], _threshold())
         ],
         original_allowed=_may_have_original(image.id),
+        box_sightings=[_sighting_label(s) for s in sightings if s.species.kind != "blank"],
     )
+
+
+def _sighting_label(sighting: Sighting) -> dict:
+    """A sighting as a box may name it (several animals in one photo, a box each)."""
+    code = f" {sighting.individual.code}" if sighting.individual else ""
+    return {"id": sighting.id, "label": f"{sighting.id}: {sighting.species.common_name}{code}"}
 
 
 def _threshold() -> float:
