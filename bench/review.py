@@ -105,6 +105,13 @@ def main() -> None:
     app = create_app({"DATABASE_URL": args.url, "SECRET_KEY": "bench", "MEDIA_DIR": "/nonexistent"})
     ids = find_ids(app, offsets=False)
     d = ids["deployment"]
+    with app.app_context():
+        from tracker.db import get_session
+        from tracker.models import LEOPARD, Species
+
+        ids["leopard"] = get_session().scalar(
+            select(Species.id).where(Species.scientific_name == LEOPARD)
+        )
     engine = app.extensions["tracker.engine"]
     with engine.connect() as connection:
         imported = connection.scalar(select(func.count()).select_from(DetectionRun))
@@ -121,6 +128,12 @@ def main() -> None:
         ("review queue", f"/review/{d}"),
         ("likely-empty grid", f"/review/{d}/empty"),
         ("next burst (JSON)", f"/review/{d}/next?after={first['last_id']}"),
+        # The library's filters on what is in the photos (not in the target, measured
+        # beside it): a common species over the season, and the detector's boxes, which only
+        # this deployment has (a walk down the season's index until a page is found).
+        ("library: a species", f"/images/?species={ids['leopard']}"),
+        ("library: animal box", "/images/?category=animal&confidence=0.5"),
+        ("library: empty, dep.", f"/images/?category=empty&deployment={d}"),
     ]
     print(f"{total} photos; deployment {d}: {photos} photos, {args.repeat} rounds, medians")
     floors = []
@@ -133,9 +146,10 @@ def main() -> None:
             client.get(url)
             times.append(time.perf_counter() - began)
         page, base = statistics.median(times), statistics.median(floors[-args.repeat :])
-        verdict = "met" if page < TARGET_S else "NOT met"
-        print(f"{label:18} {page * 1000:6.0f} ms (min {min(times) * 1000:5.0f}) = "
-              f"{page / base:5.1f} x the floor ({base * 1000:.0f} ms); < 300 ms: {verdict}")  # fmt: skip
+        verdict = ("met" if page < TARGET_S else "NOT met") if "library" not in label else "-"
+        ratio = f"{page / base:5.1f} x the floor ({base * 1000:.0f} ms)"
+        print(f"{label:20} {page * 1000:6.0f} ms (min {min(times) * 1000:5.0f}) = {ratio}; "
+              f"< 0.3 s: {verdict}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -192,12 +192,13 @@ def _payload(session, todo: Queue, index: int) -> dict | None:
 def _again(session, todo: Queue, images: list[Image]) -> dict:
     """A burst just tagged, shown again for the next animal in it (a mother, then her cubs)."""
     payload = _burst(session, todo, images, todo.index_at(images[0].id))
+    on_these = select(sighting_image.c.sighting_id).where(
+        sighting_image.c.image_id.in_([i.id for i in images])
+    )
     tagged = session.scalars(
         select(Sighting)
-        .join(sighting_image, sighting_image.c.sighting_id == Sighting.id)
-        .where(sighting_image.c.image_id.in_([i.id for i in images]))
+        .where(Sighting.id.in_(on_these))
         .options(selectinload(Sighting.species), selectinload(Sighting.individual))
-        .distinct()
         .order_by(Sighting.id)
     )
     return payload | {"again": True, "tagged": [_summary(s) for s in tagged]}
