@@ -18,7 +18,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
-import requests
+import stack
+from stack import status as _json
+from stack import wait_for
 from tusclient import client as tus_client
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,25 +38,10 @@ sys.path.insert(0, str(REPO / "tests"))
 import seaweed  # noqa: E402  (the tests' SeaweedFS starter)
 
 from tracker import objectstore, storage  # noqa: E402
+from tracker.ingest import BATCH_SIZE  # noqa: E402
 from tracker.synthetic import jpeg_bytes  # noqa: E402
 
-BIN = Path(sys.executable).parent
 PG = "postgresql://postgres@127.0.0.1:5432"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def run(env: dict, *args: str, stdin: str | None = None) -> str:
-    done = subprocess.run(
-        [str(BIN / "tracker"), *args], env=env, input=stdin, capture_output=True, text=True
-    )
-    if done.returncode:
-        raise SystemExit(f"tracker {' '.join(args)} failed: {done.stdout}{done.stderr}")
-    return done.stdout.strip()
 
 
 def make_card(path: Path, photos: int, first_day: datetime) -> None:
@@ -76,16 +62,6 @@ def upload(base: str, token: str, card: Path, results: dict) -> None:
     results[card.name] = uploader.url
 
 
-def wait_for(what: str, check, seconds: float = 600):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise SystemExit(f"timed out waiting for {what}")
-
-
 def sql(url: str, query: str):
     with psycopg.connect(url) as conn:
         return conn.execute(query).fetchall()
@@ -95,6 +71,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=1000, help="photos per card")
     args = parser.parse_args()
+    if args.photos < 3 * BATCH_SIZE:
+        parser.error(f"--photos: at least {3 * BATCH_SIZE}, so a worker can be caught mid-card")
     work = Path(tempfile.mkdtemp(prefix="tracker-multimachine-"))
     name = f"tracker_mm_{secrets.token_hex(4)}"
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
@@ -117,31 +95,14 @@ def main() -> int:
     }
     os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
     try:
-        run(env, "db", "upgrade")
-        run(env, "station", "add", "KP-01", "--lat", "43.1", "--lon", "131.5")
-        run(env, "deployment", "add", "--station", "KP-01", "--start", "2024-01-01")
-        run(env, "user", "add", "ranger@park.test", "--role", "ranger", "--password-stdin",
-            stdin="a long enough password\n")  # fmt: skip
-        token = run(env, "user", "token", "ranger@park.test")
+        token = stack.ranger_with_station(env)
         webs = []
         for i in range(2):
-            port = free_port()
-            log = (work / f"web{i}.log").open("wb")
-            processes.append(subprocess.Popen(
-                [str(BIN / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
-                 "tracker:create_app()"], env=env, stdout=log, stderr=subprocess.STDOUT,
-            ))  # fmt: skip
-            webs.append(f"http://127.0.0.1:{port}")
-        workers = []
-        for i in range(2):
-            log = (work / f"worker{i}.log").open("wb")
-            workers.append(subprocess.Popen(
-                [str(BIN / "tracker"), "worker", "--threads", "1"], env=env, stdout=log,
-                stderr=subprocess.STDOUT,
-            ))  # fmt: skip
+            web, base = stack.gunicorn(env, work / f"web{i}.log")
+            processes.append(web)
+            webs.append(base)
+        workers = [stack.worker(env, work / f"worker{i}.log") for i in range(2)]
         processes += workers
-        for base in webs:
-            wait_for(f"{base}", lambda b=base: _answers(f"{b}/login"), 60)
         cards = [work / "card-a.zip", work / "card-b.zip"]
         make_card(cards[0], args.photos, datetime(2024, 3, 1, 20, 0))
         make_card(cards[1], args.photos, datetime(2024, 4, 1, 20, 0))
@@ -164,11 +125,8 @@ def main() -> int:
         victim.wait()
         print(f"worker {victim.pid} killed with SIGKILL mid-card: job {job_id} had "
               f"{files_of(db, job_id)} of {args.photos} files done")  # fmt: skip
-        restarted = subprocess.Popen(
-            [str(BIN / "tracker"), "worker", "--threads", "1"], env=env,
-            stdout=(work / "worker-restarted.log").open("wb"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        processes.append(restarted)
+        # As systemd's Restart=always would: a new worker takes the killed one's place.
+        processes.append(stack.worker(env, work / "worker-restarted.log"))
         statuses = {}
         for card, url in urls.items():
             other = webs[1] if url.startswith(webs[0]) else webs[0]
@@ -178,19 +136,12 @@ def main() -> int:
                 lambda u=status_url: (s := _json(u, token)) and s["state"] == "done" and s,
             )
         print(f"both imports done {time.monotonic() - started:.1f} s after the uploads began")
-        problems = check(db, statuses, args.photos, env["TRACKER_MEDIA_URL"])
+        problems = check(db, statuses, args.photos, env["TRACKER_MEDIA_URL"], work / "uploads")
         attempts = sql(db, f"SELECT attempts FROM job WHERE id = {job_id}")[0][0]
         print(f"job {job_id}, whose worker was killed, finished on attempt {attempts}")
         return problems or (0 if attempts == 2 else 1)
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stack.stop(processes)
         weed.send_signal(signal.SIGTERM)
         weed.wait(timeout=30)
         with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
@@ -198,7 +149,7 @@ def main() -> int:
         print(f"logs in {work}")
 
 
-def check(db: str, statuses: dict, photos: int, media: str) -> int:
+def check(db: str, statuses: dict, photos: int, media: str, uploads: Path) -> int:
     problems = []
     for card, status in statuses.items():
         counts = (status["added"], status["duplicate"], status["rejected"])
@@ -221,12 +172,37 @@ def check(db: str, statuses: dict, photos: int, media: str) -> int:
     ]  # fmt: skip
     if missing:
         problems.append(f"{len(missing)} photos without their original or previews in the store")
+    orphans = stored_keys(media) - {
+        path
+        for (sha,) in sql(db, "SELECT sha256 FROM image")
+        for path in (storage.original_relpath(sha),
+                     *(storage.preview_relpath(sha, s) for s in storage.PREVIEW_SIZES))
+    }  # fmt: skip
+    if orphans:
+        problems.append(f"{len(orphans)} objects in the store that no photo has, e.g. {orphans}")
+    left = [p for p in (uploads / "cards").iterdir()] + [p for p in (uploads / "parts").iterdir()]
+    if left:
+        problems.append(f"cards or partial uploads left in the upload folder: {left}")
     attempts = sql(db, "SELECT max(attempts) FROM job")[0][0]
     print(f"{rows} photos, each once; every original, preview and thumbnail in the store: "
-          f"{'yes' if not missing else 'no'}; most attempts of a job: {attempts}")  # fmt: skip
+          f"{'yes' if not missing else 'no'}; objects no photo has: {len(orphans)}; "
+          f"most attempts of a job: {attempts}")  # fmt: skip
     for problem in problems:
         print("PROBLEM:", problem)
     return 1 if problems else 0
+
+
+def stored_keys(media: str) -> set[str]:
+    """Every object under the media prefix, as paths relative to it."""
+    where = objectstore.location(media)
+    pages = (
+        objectstore.client()
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=where.bucket, Prefix=f"{where.prefix}/")
+    )
+    return {
+        item["Key"][len(where.prefix) + 1 :] for page in pages for item in page.get("Contents", [])
+    }
 
 
 def files_of(db: str, job_id: int) -> int:
@@ -245,23 +221,9 @@ def mid_card(work: Path, workers: list, db: str, photos: int):
             re.findall(r"job (\d+) \(\S+\) done", log)
         )
         for job_id in sorted(int(j) for j in running):
-            if 0 < files_of(db, job_id) < photos - 200:  # at least one more batch to go
+            if 0 < files_of(db, job_id) < photos - BATCH_SIZE:  # a batch or more to go
                 return worker, job_id
     return None
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
-
-
-def _json(url: str, token: str) -> dict | None:
-    try:
-        return requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=5).json()
-    except (requests.RequestException, ValueError):
-        return None
 
 
 def _log(path: Path) -> str:
