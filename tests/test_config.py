@@ -52,6 +52,7 @@ def test_environment_overrides(clean_env, monkeypatch, tmp_path):
     monkeypatch.setenv("TRACKER_MAX_UPLOAD_MB", "7")
     monkeypatch.setenv("TRACKER_MAX_STORED_MB", "9")
     monkeypatch.setenv("TRACKER_TIMEZONE", "Asia/Harbin")
+    monkeypatch.setenv("TRACKER_UPLOAD_KEEP_HOURS", "24")
     app = create_app()
     assert app.config["SECRET_KEY"] == "from-env"
     assert app.config["DATABASE_URL"] == "postgresql+psycopg://u:p@db.example:5432/park"
@@ -59,6 +60,7 @@ def test_environment_overrides(clean_env, monkeypatch, tmp_path):
     assert app.config["MAX_CONTENT_LENGTH"] == 7 * 1024 * 1024
     assert app.config["MAX_STORED_MB"] == 9
     assert app.config["TIMEZONE"] == "Asia/Harbin"
+    assert app.config["UPLOAD_KEEP_HOURS"] == 24
     assert not (clean_env / "secret_key").exists()
 
 
@@ -72,6 +74,7 @@ def test_environment_overrides(clean_env, monkeypatch, tmp_path):
         ("TRACKER_PUBLISHER_TITLE", " ", "TRACKER_PUBLISHER_TITLE must be not empty"),
         ("TRACKER_PARK_CODE", "Land of the Leopard", "TRACKER_PARK_CODE must be 1 to 32"),
         ("TRACKER_MAX_STORED_MB", "4 GB", "must be a whole number"),
+        ("TRACKER_UPLOAD_KEEP_HOURS", "3 days", "must be a whole number"),
     ],
 )
 def test_bad_settings_are_named(clean_env, monkeypatch, name, value, message):

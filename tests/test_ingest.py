@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import threading
@@ -70,6 +71,25 @@ def test_import_folder_then_reimport_finds_duplicates(app, runner, deployment, t
     assert summary["summary"] == {"added": 0, "duplicate": 3, "rejected": 0}
     assert all(f["image_id"] for f in files)
     assert count_images(app) == 3
+
+
+def test_import_with_previews_leaves_the_card_browsable(app, runner, deployment, tmp_path):
+    card = tmp_path / "card"
+    photos = [jpeg_bytes(TAKEN, seed=i) for i in range(3)]
+    for i, data in enumerate(photos):
+        write(card, f"IMG_{i}.JPG", data)
+    plain = write(tmp_path, "plain.jpg", jpeg_bytes(TAKEN, seed=9))
+    run_import(runner, plain, "--deployment", deployment.id)
+    code, _files, summary = run_import(runner, card, "--deployment", deployment.id, "--previews")
+    assert code == 0 and summary["summary"]["added"] == 3
+    media = Path(app.config["MEDIA_DIR"])
+    for data in photos:
+        sha = hashlib.sha256(data).hexdigest()
+        assert all(
+            (media / storage.preview_relpath(sha, s)).exists() for s in storage.PREVIEW_SIZES
+        )
+    plain_sha = hashlib.sha256(plain.read_bytes()).hexdigest()
+    assert not (media / storage.preview_relpath(plain_sha, "thumb")).exists()  # made on first view
 
 
 def test_time_is_corrected_and_raw_kept(session, runner, deployment, tmp_path):

@@ -164,6 +164,33 @@ def test_a_dropped_link_costs_at_most_the_chunk_in_flight(
     assert link.body_bytes - path.stat().st_size <= 2 * chunk
 
 
+def test_a_partial_upload_is_removed_after_the_keep_time(app, server, kp01, ranger_token, tmp_path):
+    from tracker.jobs import worker
+    from tracker.uploads import tus
+
+    path = card(tmp_path / "card.zip", 4)
+    meta = {"filename": "card.zip", "deployment": str(kp01.id)}
+    stale, fresh = (
+        _uploader(server, ranger_token, path, chunk_size=4096, metadata=meta) for _ in range(2)
+    )
+    stale.upload_chunk()
+    fresh.upload_chunk()
+    stale_id, fresh_id = (u.url.rsplit("/", 1)[1] for u in (stale, fresh))
+    parts = [Path(tus.file_path(app.config, i)) for i in (stale_id, fresh_id)]
+    assert all(part.stat().st_size == 4096 for part in parts)
+    with app.extensions["tracker.sessionmaker"]() as session:  # begun 73 hours ago
+        session.get(Upload, stale_id).created_at -= timedelta(hours=73)
+        session.commit()
+    assert app.config["UPLOAD_KEEP_HOURS"] == 72
+    worker.sweep(app)  # what every worker does every half lease
+    assert fetch(app, select(Upload.id)) == [(fresh_id,)]
+    assert not parts[0].exists() and tus.progress(app.config, stale_id) is None
+    auth = {"Authorization": f"Bearer {ranger_token}", "Tus-Resumable": "1.0.0"}
+    assert requests.head(stale.url, headers=auth, timeout=10).status_code == 404
+    fresh.upload()  # the other one goes on
+    assert (Path(app.config["UPLOAD_DIR"]) / "cards" / fresh_id).read_bytes() == path.read_bytes()
+
+
 @pytest.mark.parametrize(
     ("meta", "message"),
     [

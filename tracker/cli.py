@@ -409,9 +409,15 @@ def _resolve_deployment(session, deployment_id: int | None, station_code: str | 
     "station_code",
     help="Station code (any case): its deployment covering the photos' dates, else its active one.",
 )
+@click.option(
+    "--previews",
+    is_flag=True,
+    help="Make each new photo's preview and thumbnail as it lands, as an uploaded card's import "
+    "does: the card is browsable at the end.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file, then a summary.")
 @with_appcontext
-def import_command(paths, deployment_id, station_code, as_json):
+def import_command(paths, deployment_id, station_code, previews, as_json):
     """Import images from files, folders (recursively) and zips.
 
     Exit status: 0 when nothing was rejected, 1 when some files were rejected, 2 on a usage error.
@@ -435,6 +441,7 @@ def import_command(paths, deployment_id, station_code, as_json):
         limits=limits,
         on_outcome=show,
         tag_rules=TagRules.from_config(current_app.config),
+        previews=previews,
     )
     for leftover in report.leftovers:
         click.echo(f"removed {leftover.path} ({leftover.bytes} bytes), left by an import that "

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 from tracker import ingest, jobs, sources
 from tracker.models import OUTCOMES, Image, Upload, UploadFile
 from tracker.sightings import TagRules
-from tracker.uploads import destination
+from tracker.uploads import destination, tus
 
 JOB = "tracker.uploads.cards:import_card"
 
@@ -169,13 +169,20 @@ def files_by_status(session: Session, upload_id: str) -> dict[str, list[UploadFi
 
 
 def forget_abandoned(session: Session, settings, now: datetime) -> int:
-    """Remove the records of uploads never finished within TRACKER_UPLOAD_KEEP_HOURS.
+    """Remove the uploads never finished within TRACKER_UPLOAD_KEEP_HOURS: their partial files
+    and records, the tus library's and the tracker's. Returns how many the tracker had.
 
-    The tus library removes their partial files; this removes what the tracker kept of them.
+    Every worker's sweep runs this, so they go even when no upload request comes to make the
+    library look for expired ones itself.
     """
     cutoff = now - timedelta(hours=settings["UPLOAD_KEEP_HOURS"])
-    return session.execute(
-        delete(Upload)
-        .where(Upload.received_at.is_(None), Upload.created_at < cutoff)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    query = select(Upload.id).where(Upload.received_at.is_(None), Upload.created_at < cutoff)
+    ids = list(session.scalars(query))
+    for upload_id in ids:
+        tus.forget(settings, upload_id)
+    if ids:
+        session.execute(
+            delete(Upload).where(Upload.id.in_(ids)).execution_options(synchronize_session=False)
+        )
+    tus.remove_expired(settings)
+    return len(ids)

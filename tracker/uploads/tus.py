@@ -60,3 +60,14 @@ def progress(settings, upload_id: str) -> dict | None:
 
 def file_path(settings, upload_id: str) -> str:
     return server(settings).storage.get_file_path(upload_id)
+
+
+def forget(settings, upload_id: str) -> None:
+    """Remove a partial upload: the library's record of it and its file."""
+    server(settings).storage.delete_upload(upload_id)
+
+
+def remove_expired(settings) -> int:
+    """The library's own expiry (by its clock): partial uploads older than the keep time,
+    those the tracker has no record of included (a creation whose record never committed)."""
+    return server(settings).storage.cleanup_expired_uploads()
