@@ -22,7 +22,7 @@ from werkzeug.serving import make_server
 from workers import start_worker, stop_worker, wait_until
 
 from tracker import fieldwork, storage, tokens
-from tracker.models import Image, Upload, UploadFile, User, utcnow
+from tracker.models import Image, Job, Upload, UploadFile, User, utcnow
 from tracker.synthetic import jpeg_bytes
 
 START = datetime(2024, 3, 10, 22, 15)
@@ -214,6 +214,34 @@ def test_the_destination_is_checked_before_any_byte(
     assert fetch(app, select(func.count()).select_from(Upload)) == [(0,)]
     parts = Path(app.config["UPLOAD_DIR"]) / "parts"
     assert not parts.exists() or not list(parts.iterdir())
+
+
+def test_a_card_no_deployment_covers_fails_at_once_with_its_reason(
+    app, session, server, ranger_token, tmp_path
+):
+    station = fieldwork.create_station(session, code="KP-07", latitude=43.1, longitude=131.5)
+    dates = fieldwork.DeploymentInput(start_date=date(2023, 5, 1), end_date=date(2023, 9, 30))
+    fieldwork.create_deployment(session, station, dates)
+    session.commit()
+    path = card(tmp_path / "card.zip", 2)  # March 2024: after the station's only deployment
+    uploader = _uploader(
+        server, ranger_token, path, metadata={"filename": "card.zip", "station": "kp-07"}
+    )
+    uploader.upload()  # accepted: an old card of that deployment would be
+    worker = start_worker(app.config, tmp_path / "worker.log")
+    try:
+        status = wait_until(
+            lambda: (s := _status(server, ranger_token, uploader.url))["state"] == "failed" and s,
+            what="the import to fail",
+        )
+    finally:
+        stop_worker(worker)
+    assert status["error"] == (
+        "No deployment at station KP-07 covers the photos' dates and it has no active "
+        "deployments; choose a deployment."
+    )
+    assert fetch(app, select(Job.attempts)) == [(1,)]  # not retried: it would fail again
+    assert fetch(app, select(func.count()).select_from(Image)) == [(0,)]
 
 
 def _create(client, headers: dict, meta: str = "filename Y2FyZC56aXA=,station S1AtMDE="):

@@ -17,6 +17,7 @@ from datetime import timedelta
 from flask import Flask
 
 from tracker import storage
+from tracker.errors import InvalidInput
 from tracker.jobs import ledger, queue
 from tracker.models import Job, utcnow
 
@@ -59,8 +60,12 @@ def run_job(app: Flask, job_id: int) -> None:
         except Exception as exc:
             session.rollback()
             job = session.get(Job, job_id, populate_existing=True)
-            final = job.attempts > queue.RETRIES
-            ledger.fail(session, job, utcnow(), f"{type(exc).__name__}: {exc}", final=final)
+            # Refused input (a card no deployment of its station covers) is refused again on
+            # every retry: the job fails at once, with the reason a ranger can act on.
+            refused = isinstance(exc, InvalidInput)
+            final = refused or job.attempts > queue.RETRIES
+            error = "; ".join(exc.errors.values()) if refused else f"{type(exc).__name__}: {exc}"
+            ledger.fail(session, job, utcnow(), error, final=final)
             session.commit()
             if not final:
                 raise
