@@ -22,6 +22,7 @@ from werkzeug.serving import make_server
 from workers import start_worker, stop_worker, wait_until
 
 from tracker import fieldwork, storage, tokens
+from tracker.jobs import worker as worker_module
 from tracker.models import Image, Job, Upload, UploadFile, User, utcnow
 from tracker.synthetic import jpeg_bytes
 
@@ -165,7 +166,6 @@ def test_a_dropped_link_costs_at_most_the_chunk_in_flight(
 
 
 def test_a_partial_upload_is_removed_after_the_keep_time(app, server, kp01, ranger_token, tmp_path):
-    from tracker.jobs import worker
     from tracker.uploads import tus
 
     path = card(tmp_path / "card.zip", 4)
@@ -182,7 +182,7 @@ def test_a_partial_upload_is_removed_after_the_keep_time(app, server, kp01, rang
         session.get(Upload, stale_id).created_at -= timedelta(hours=73)
         session.commit()
     assert app.config["UPLOAD_KEEP_HOURS"] == 72
-    worker.sweep(app)  # what every worker does every half lease
+    worker_module.sweep(app)  # what every worker does every half lease
     assert fetch(app, select(Upload.id)) == [(fresh_id,)]
     assert not parts[0].exists() and tus.progress(app.config, stale_id) is None
     auth = {"Authorization": f"Bearer {ranger_token}", "Tus-Resumable": "1.0.0"}
@@ -242,6 +242,14 @@ def test_a_card_no_deployment_covers_fails_at_once_with_its_reason(
     )
     assert fetch(app, select(Job.attempts)) == [(1,)]  # not retried: it would fail again
     assert fetch(app, select(func.count()).select_from(Image)) == [(0,)]
+    received = Path(app.config["UPLOAD_DIR"]) / "cards" / uploader.url.rsplit("/", 1)[1]
+    assert received.exists()  # kept a while: TRACKER_UPLOAD_KEEP_HOURS
+    with app.extensions["tracker.sessionmaker"]() as db:
+        db.scalar(select(Job)).finished_at -= timedelta(hours=73)
+        db.commit()
+    worker_module.sweep(app)
+    assert not received.exists()
+    assert _status(server, ranger_token, uploader.url)["state"] == "failed"  # its record stays
 
 
 def _create(client, headers: dict, meta: str = "filename Y2FyZC56aXA=,station S1AtMDE="):

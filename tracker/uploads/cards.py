@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from tracker import ingest, jobs, sources
-from tracker.models import OUTCOMES, Image, Upload, UploadFile
+from tracker.models import OUTCOMES, Image, Job, Upload, UploadFile
 from tracker.sightings import TagRules
 from tracker.uploads import destination, tus
 
@@ -171,11 +171,18 @@ def files_by_status(session: Session, upload_id: str) -> dict[str, list[UploadFi
 def forget_abandoned(session: Session, settings, now: datetime) -> int:
     """Remove the uploads never finished within TRACKER_UPLOAD_KEEP_HOURS: their partial files
     and records, the tus library's and the tracker's. Returns how many the tracker had.
+    The card of an import that failed for good goes as long after (its record and its error
+    stay).
 
     Every worker's sweep runs this, so they go even when no upload request comes to make the
     library look for expired ones itself.
     """
     cutoff = now - timedelta(hours=settings["UPLOAD_KEEP_HOURS"])
+    failed = (
+        select(Upload.id).join(Upload.job).where(Job.state == "failed", Job.finished_at < cutoff)
+    )
+    for upload_id in session.scalars(failed):
+        card_path(settings, upload_id).unlink(missing_ok=True)
     query = select(Upload.id).where(Upload.received_at.is_(None), Upload.created_at < cutoff)
     ids = list(session.scalars(query))
     for upload_id in ids:
