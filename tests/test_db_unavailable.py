@@ -56,6 +56,7 @@ COMMANDS = {
     "user add": ["user", "add", "a@park.test", "--role", "ranger", "--password-stdin"],
     "user set-password": ["user", "set-password", "a@park.test", "--password-stdin"],
     "user deactivate": ["user", "deactivate", "a@park.test"],
+    "user token": ["user", "token", "a@park.test"],
     "station add": ["station", "add", "KP-09", "--lat", "43.1", "--lon", "131.5"],
     "station import": ["station", "import", "{csv}"],
     "deployment add": ["deployment", "add", "--station", "KP-09", "--start", "2024-01-01"],
