@@ -558,6 +558,41 @@ class PatternFeatures(Base):
     annotation: Mapped[Annotation] = relationship()
 
 
+PHOTO_ID_CHOICES = ("candidate", "new", "other")
+
+
+class PhotoIdDecision(Base):
+    """What a person decided for a box the photo-ID assistant suggested individuals for.
+
+    `choice` is "candidate" (one of the suggestions: its 1-based `rank` and `score` are kept),
+    "new" (a new individual) or "other" (a code typed by hand while suggestions were shown), so
+    how often the first suggestion is taken can be counted later.
+    """
+
+    __tablename__ = "photo_id_decision"
+    __table_args__ = (
+        CheckConstraint(_in("choice", PHOTO_ID_CHOICES), name="choice"),
+        CheckConstraint("rank IS NULL OR rank >= 1", name="rank"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sighting_id: Mapped[int] = mapped_column(
+        ForeignKey("sighting.id", ondelete="CASCADE"), index=True
+    )
+    annotation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("annotation.id", ondelete="SET NULL")
+    )
+    individual_id: Mapped[int | None] = mapped_column(
+        ForeignKey("individual.id", ondelete="SET NULL")
+    )
+    choice: Mapped[str] = mapped_column(String(9))
+    rank: Mapped[int | None]
+    score: Mapped[float | None]
+    probably_new: Mapped[bool] = mapped_column(default=False)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AuditLog(Base):
     """Who did what to which record, and when; details hold before/after values."""
 

@@ -184,7 +184,7 @@ def merge(individual_id: int):
     """Two steps: choose the other record and which to keep, then confirm what will move."""
     session = get_session()
     individual = get_or_404(Individual, individual_id)
-    form = MergeForm()
+    form = MergeForm(other=_id_or_none(request.args.get("other")))  # from possible duplicates
     form.other.choices = _merge_choices(session, individual)
     if form.validate_on_submit():
         other = session.get(Individual, form.other.data) if form.other.data else None

@@ -53,7 +53,7 @@ from tracker.models import (
     sighting_image,
 )
 from tracker.review.queue import Queue
-from tracker.web import get_or_404, requires
+from tracker.web import get_or_404, photoid, requires
 from tracker.web.forms import show_errors
 
 bp = Blueprint("review", __name__)
@@ -408,6 +408,9 @@ def tag(deployment_id: int):
     if not errors:
         try:
             sighting = _tag(session, images, form.to_input(blank), form)
+            photoid.record_choice(
+                session, sighting, request.form, form.new_individual.data, current_user
+            )
         except InvalidInput as exc:
             errors = exc.errors
     if errors:
