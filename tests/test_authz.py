@@ -52,6 +52,7 @@ WRITES = {
     "boxes.delete",
     "account.revoke",
     "species.retire",
+    "photoid.check_duplicates",
 }
 
 # (endpoint, method) -> (path, expected per visitor, POST data: valid CSRF token, bad values).
@@ -109,6 +110,15 @@ MATRIX = {
     ),
     ("individuals.index", "GET"): ("/individuals/", VIEW, None),
     ("photoid.unidentified", "GET"): ("/photo-id/unidentified", VIEW, None),
+    # Candidates are for whoever tags (every role): rangers tag leopards in the review queue.
+    ("photoid.candidates", "GET"): ("/photo-id/boxes/{box}/candidates", VIEW, None),
+    ("photoid.duplicates", "GET"): ("/photo-id/duplicates", VIEW, None),
+    # Queuing a check carries no data to get wrong: whoever may tag, starts one (see WRITES).
+    ("photoid.check_duplicates", "POST"): (
+        "/photo-id/duplicates/check",
+        _roles(LOGIN, *["to /photo-id/duplicates"] * 3),
+        {},
+    ),
     ("individuals.detail", "GET"): ("/individuals/{individual}", VIEW, None),
     ("individuals.reference", "POST"): (
         "/individuals/{individual}/reference",
@@ -246,6 +256,7 @@ VALID_POST = {
     "users.edit": lambda ids: {"role": "researcher", "active": "y"},
     "individuals.reference": lambda ids: {"image_id": str(ids["image"]), "flank": "left"},
     "individuals.edit": lambda ids: {"code": "AL-99", "sex": "unknown"},
+    "photoid.check_duplicates": lambda ids: {},
     "individuals.merge": lambda ids: {"other": str(ids["other"]), "keep": "this", "confirm": "yes"},
     "clocks.correct": lambda ids: {"method": "fixed", "offset": "+00:01:00", "action": "apply"},
     "species.confirm": lambda ids: {},

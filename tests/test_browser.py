@@ -240,7 +240,7 @@ EVERY_PAGE = [
     "/deployments/{deployment}/timestamps", "/individuals/", "/individuals/{individual}/edit",
     "/individuals/{individual}/merge", "/map", "/map?embed=1", "/map/public", "/review/",
     "/review/{deployment}", "/sightings/{sighting}/edit", "/exports/", "/exports/effort",
-    "/species/", "/users/", "/users/new", "/users/{user}/edit",
+    "/species/", "/users/", "/users/new", "/users/{user}/edit", "/photo-id/duplicates",
 ]  # fmt: skip
 
 

@@ -159,8 +159,8 @@
     v.stage.style.height = h + "px";
     v.stage.style.transform = "translate(" + (vw / 2 - cx * w) + "px, " + (vh / 2 - cy * h) + "px)";
     v.svg.querySelectorAll(".photoid-point").forEach(function (point) {
-      point.setAttribute("rx", 6 * 1000 / w * 2);
-      point.setAttribute("ry", 6 * 1000 / h * 2);
+      point.setAttribute("rx", 7 * 1000 / w); // 7 px whatever the zoom
+      point.setAttribute("ry", 7 * 1000 / h);
     });
   }
 
@@ -282,6 +282,13 @@
       });
   }
 
+  // Enter saves after a choice, even when a zoom or candidate button still has the focus.
+  function blurPanel() {
+    if (document.activeElement && panel.contains(document.activeElement)) {
+      document.activeElement.blur();
+    }
+  }
+
   function choose(rank) {
     var answer = state.answer;
     var c = answer && answer.candidates[rank - 1];
@@ -289,6 +296,7 @@
       return false;
     }
     clearChoice();
+    blurPanel();
     fields.individual_code.value = c.individual;
     fields.new_individual.checked = false;
     fields.individual_name.value = "";
@@ -306,6 +314,7 @@
       return false;
     }
     clearChoice();
+    blurPanel();
     fields.individual_code.value = state.answer.new_code;
     fields.new_individual.checked = true;
     say("new individual " + state.answer.new_code + " (edit the code with c): Enter saves");
