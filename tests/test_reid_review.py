@@ -8,6 +8,7 @@ drawn animal box as the review queue shows it. Few photos: matching is slow on t
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -252,3 +253,36 @@ def test_next_code_follows_the_catalogue_s_pattern(app, session):
         individuals.create(session, code=code, species=leopard)
     session.commit()
     assert suggest.next_code(session, setting) == "AL-14"
+
+
+def test_a_decision_follows_its_individual_into_a_merge(app, session, stations, as_role):
+    leopard = session.scalar(select(Species).where(Species.scientific_name == LEOPARD))
+    keep = individuals.create(session, code="AL-01", species=leopard)
+    absorb = individuals.create(session, code="AL-02", species=leopard)
+    session.commit()
+    _code, station, name = QUERIES[1]
+    box = untagged_box(session, app, stations[station], name)
+    response = _tag(
+        as_role("ranger"), stations[station].id, box.image_id, species=leopard.id,
+        individual_code="AL-02", photoid_box=str(box.id), photoid_rank="1",
+        photoid_score="7.25", photoid_individual="AL-02",
+    )  # fmt: skip
+    assert response.status_code == 302
+    individuals.merge(session, keep, absorb, None)
+    session.commit()
+    ((decision,),) = fetch(app, select(PhotoIdDecision))
+    assert (decision.individual_id, decision.rank, decision.score) == (keep.id, 1, 7.25)
+
+
+def test_probably_new_on_the_batch_page_and_in_the_json(app, session, stations, as_role, runner):
+    code, station, name = QUERIES[0]
+    catalogue(session, app, stations, skip=code)
+    query = add_photo(session, app, stations[station], name, None)  # unidentified
+    store.compute_job(session, app.config, image_ids=[query.id])
+    session.commit()
+    answer = json.loads(runner.invoke(args=["identify", str(query.id), "--json"]).output)
+    assert answer["probably_new"] is True
+    assert code not in [c["individualID"] for c in answer["candidates"]]
+    html = as_role("researcher").get("/photo-id/unidentified").get_data(as_text=True)
+    row = html.split(name, 1)[1].split("</tr>", 1)[0]
+    assert "probably new" in row

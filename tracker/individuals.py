@@ -24,6 +24,7 @@ from tracker.models import (
     Image,
     Individual,
     IndividualCode,
+    PhotoIdDecision,
     Sighting,
     Species,
     Station,
@@ -521,6 +522,12 @@ def merge(session: Session, keep: Individual, absorb: Individual, actor: User | 
         .values(individual_id=keep.id)
         .execution_options(synchronize_session=False)
     ).rowcount
+    session.execute(  # what a person took from photo-ID suggestions follows the sightings
+        update(PhotoIdDecision)
+        .where(PhotoIdDecision.individual_id == absorb.id)
+        .values(individual_id=keep.id)
+        .execution_options(synchronize_session=False)
+    )
     ref = individual_reference_image
     kept_refs = select(ref.c.image_id, ref.c.flank).where(ref.c.individual_id == keep.id)
     kept = dict(session.execute(kept_refs).all())
