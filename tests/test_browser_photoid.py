@@ -95,7 +95,13 @@ def test_choosing_a_candidate_with_the_keys_keeps_its_rank(live, browser):  # no
     after = widths()
     assert all(a > 1.4 * b for a, b in zip(after, before, strict=True)), (before, after)
 
+    # `n`: a new individual, the catalogue's next code proposed; then `1` takes the first cat.
+    code_field = browser.find_element(By.NAME, "individual_code")
+    ActionChains(browser).send_keys("n").perform()
+    assert code_field.get_attribute("value") == "Cat24"
+    assert browser.find_element(By.NAME, "new_individual").is_selected()
     ActionChains(browser).send_keys("1").perform()
+    assert not browser.find_element(By.NAME, "new_individual").is_selected()
     assert browser.find_element(By.NAME, "individual_code").get_attribute("value") == live["code"]
     assert buttons[0].get_attribute("aria-pressed") == "true"
     browser.save_screenshot(str(ARTIFACTS / "photoid-review.png"))
