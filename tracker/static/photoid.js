@@ -1,7 +1,8 @@
 // Photo-ID suggestions in the review queue (templates/photoid/_candidates.html).
 //
 // When the sequence is tagged as a leopard (the `l` key or the species list), the catalogue's
-// best candidates for the sequence's largest animal box are fetched and listed; each shows its
+// best candidates for the box chosen for the sighting (else the sequence's largest animal box not
+// yet tied to a sighting) are fetched and listed; each shows its
 // best-matching reference photo beside this one, with the matched points in the same colours,
 // and both views zoom and pan together. Keys while a leopard is chosen: 1-5 take a candidate,
 // n makes a new individual (its code proposed), c goes to the code field. The hidden fields
@@ -46,8 +47,19 @@
     els.status.textContent = text;
   }
 
-  // The sequence's largest animal box, from the figures review.js and boxes.js draw.
-  function largestBox() {
+  // The box the review form gives to the sighting (a box chosen on a photo: boxes.js says so
+  // with a boxes:selected event), else the sequence's largest animal box not yet tied to a
+  // sighting (several animals in one burst), else its largest animal box.
+  var selected = null;
+
+  function inSequence(box) {
+    return !!form.querySelector('input[name="image_ids"][value="' + box.image_id + '"]');
+  }
+
+  function targetBox() {
+    if (selected && selected.category === "animal" && inSequence(selected)) {
+      return selected.id;
+    }
     var best = null;
     images.querySelectorAll("figure.boxed").forEach(function (figure) {
       var boxes = [];
@@ -57,9 +69,11 @@
         boxes = [];
       }
       boxes.forEach(function (box) {
-        var area = box.bbox[2] * box.bbox[3];
-        if (box.category === "animal" && (!best || area > best.area)) {
-          best = { id: box.id, area: area };
+        var rank = [box.sighting_id ? 0 : 1, box.bbox[2] * box.bbox[3]];
+        var better = !best || rank[0] > best.rank[0] ||
+          (rank[0] === best.rank[0] && rank[1] > best.rank[1]);
+        if (box.category === "animal" && better) {
+          best = { id: box.id, rank: rank };
         }
       });
     });
@@ -230,7 +244,7 @@
   }
 
   function load() {
-    var box = largestBox();
+    var box = targetBox();
     if (!box) {
       panel.hidden = false;
       say("no animal box on these photos: draw one for suggestions");
@@ -335,7 +349,7 @@
     }
     var key = event.key.toLowerCase();
     var handled = false;
-    if (key === "l" && leopardId && largestBox()) {
+    if (key === "l" && leopardId && targetBox()) {
       fields.species_id.value = leopardId;
       load();
       handled = true;
@@ -362,9 +376,17 @@
     }
   });
 
+  document.addEventListener("boxes:selected", function (event) {
+    selected = event.detail;
+    if (leopardChosen() && !panel.hidden) {
+      load();
+    }
+  });
+
   // A new sequence (review.js swaps the images in place): its own suggestions, if any.
   new MutationObserver(function () {
     var again = leopardChosen();
+    selected = null;
     reset();
     if (again) {
       load();
