@@ -107,11 +107,15 @@ def main() -> None:
     d = ids["deployment"]
     with app.app_context():
         from tracker.db import get_session
-        from tracker.models import LEOPARD, Species
+        from tracker.models import LEOPARD, Sighting, Species
 
-        ids["leopard"] = get_session().scalar(
+        session = get_session()
+        ids["leopard"] = session.scalar(
             select(Species.id).where(Species.scientific_name == LEOPARD)
         )
+        by_count = select(Sighting.species_id).group_by(Sighting.species_id)
+        ids["rarest"] = session.scalar(by_count.order_by(func.count()).limit(1))
+        ids["commonest"] = session.scalar(by_count.order_by(func.count().desc()).limit(1))
     engine = app.extensions["tracker.engine"]
     with engine.connect() as connection:
         imported = connection.scalar(select(func.count()).select_from(DetectionRun))
@@ -131,7 +135,9 @@ def main() -> None:
         # The library's filters on what is in the photos (not in the target, measured
         # beside it): a common species over the season, and the detector's boxes, which only
         # this deployment has (a walk down the season's index until a page is found).
-        ("library: a species", f"/images/?species={ids['leopard']}"),
+        ("library: leopards", f"/images/?species={ids['leopard']}"),
+        ("library: rarest sp.", f"/images/?species={ids['rarest']}"),
+        ("library: commonest", f"/images/?species={ids['commonest']}"),
         ("library: animal box", "/images/?category=animal&confidence=0.5"),
         ("library: empty, dep.", f"/images/?category=empty&deployment={d}"),
     ]

@@ -8,11 +8,10 @@ Built for a season of a million photos, on both databases:
   ImageCount), written as literal SQL so that both planners match them to the status's partial
   index in capture order.
 - Counts come from ImageCount, kept exact by database triggers, when the filters are by station
-  or deployment; with a date range (or a filter on what is in the photos) they are counted, but
-  only up to COUNT_CAP (then shown as "10000+"), over the same indexes.
-- What is in the photos (species, individual, a detector's category and confidence) is a
-  condition `Image.id IN (...)` on the sightings' or boxes' own indexes, so a planner may start
-  from the few photos of a rare species rather than walk the season.
+  or deployment; with a date range they are counted, but only up to COUNT_CAP (then shown as
+  "10000+"), over the same indexes.
+- What is in the photos (species, individual, a detector's category and confidence) is
+  tracker.imagecontent's: counted only up to 1000, written as the photos are many or few.
 """
 
 from __future__ import annotations
@@ -23,22 +22,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import Select, func, select, text, tuple_
 from sqlalchemy.orm import Session, contains_eager
 
+from tracker import imagecontent as content
 from tracker.detections.boxes import DEFAULT_THRESHOLD
-from tracker.detections.boxes import counts as box_counts
-from tracker.detections.empty import likely_empty
-from tracker.models import (
-    IMAGE_STATUSES,
-    Annotation,
-    Deployment,
-    DetectionRun,
-    Image,
-    ImageCount,
-    Individual,
-    IndividualCode,
-    Sighting,
-    Station,
-    sighting_image,
-)
+from tracker.models import IMAGE_STATUSES, Deployment, Image, ImageCount, Station
 
 PER_PAGE = 60
 COUNT_CAP = 10_000
@@ -52,13 +38,6 @@ STATUSES = {
 }
 _COUNT_COLUMNS = {"untagged": "untagged", "tagged": "tagged", "blank": "blank"}
 _COUNT_COLUMNS["timestamp"] = "timestamp_issues"
-# The `category` filter: a box of that category that counts, or no box at all (likely empty).
-CATEGORIES = {
-    "animal": "animal box",
-    "person": "person box",
-    "vehicle": "vehicle box",
-    "empty": "likely empty (no box)",
-}
 
 
 def parse_id(text_: str | None) -> int | None:
@@ -144,85 +123,11 @@ def read_filters(args, threshold: float = DEFAULT_THRESHOLD) -> Filters:
     filters.status = filters.values["status"]
     if filters.status and filters.status not in STATUSES:
         filters.errors.append(f"Status {filters.status!r} is not one of: {', '.join(STATUSES)}.")
-    _read_content(filters)
+    content.read(filters)
     # A stale or hand-made page link is not worth an error: it shows the newest page.
     filters.before = Cursor.parse(args.get("before", ""))
     filters.after = None if filters.before else Cursor.parse(args.get("after", ""))
     return filters
-
-
-def _read_content(filters: Filters) -> None:
-    """The filters on what is in the photos: species, individual, category, confidence."""
-    values = filters.values
-    if values["species"]:
-        filters.species = parse_id(values["species"])
-        if filters.species is None:
-            filters.errors.append(f"Species {values['species']!r} is not a species number.")
-    filters.individual = values["individual"][:64]
-    filters.category = values["category"]
-    if filters.category and filters.category not in CATEGORIES:
-        filters.errors.append(
-            f"Category {filters.category!r} is not one of: {', '.join(CATEGORIES)}."
-        )
-    if values["confidence"]:
-        try:
-            filters.confidence = float(values["confidence"])
-        except ValueError:
-            filters.confidence = -1.0
-        if not 0 <= filters.confidence <= 1:
-            filters.errors.append(
-                f"Confidence {values['confidence']!r} is not a number from 0 to 1."
-            )
-    if filters.confidence is not None and filters.category == "empty":
-        filters.errors.append("A likely-empty photo has no box to have a confidence.")
-
-
-def by_content(filters: Filters) -> bool:
-    """Whether the filters ask about what is in the photos (then counts are counted)."""
-    return bool(filters.species or filters.individual or filters.category) or (
-        filters.confidence is not None
-    )
-
-
-def _content_conditions(filters: Filters) -> list:
-    found = []
-    if filters.species is not None or filters.individual:
-        sighted = select(sighting_image.c.image_id).join(
-            Sighting, Sighting.id == sighting_image.c.sighting_id
-        )
-        if filters.species is not None:
-            sighted = sighted.where(Sighting.species_id == filters.species)
-        if filters.individual:
-            sighted = sighted.where(Sighting.individual_id.in_(_individuals(filters.individual)))
-        found.append(Image.id.in_(sighted))
-    if filters.category == "empty":
-        found.append(likely_empty(filters.threshold))
-    elif filters.category or filters.confidence is not None:
-        found.append(Image.id.in_(_boxed(filters)))
-    return found
-
-
-def _individuals(code: str):
-    """Ids of the individual with this code, now or formerly (codes are renamed)."""
-    now = select(Individual.id).where(func.lower(Individual.code) == code.lower())
-    former = select(IndividualCode.individual_id).where(
-        func.lower(IndividualCode.code) == code.lower()
-    )
-    return now.union(former)
-
-
-def _boxed(filters: Filters):
-    """Photos with a box of the category (any, if none is chosen) that counts at the threshold,
-    or, given a confidence, a detector's box at least that confident (or one a person drew)."""
-    query = select(Annotation.image_id).outerjoin(
-        DetectionRun, DetectionRun.id == Annotation.run_id
-    )
-    if filters.category:
-        query = query.where(Annotation.category == filters.category)
-    if filters.confidence is not None:
-        drawn = Annotation.run_id.is_(None)
-        return query.where(drawn | (Annotation.confidence >= filters.confidence))
-    return query.where(box_counts(filters.threshold))
 
 
 def status_condition(status: str):
@@ -244,8 +149,9 @@ def _deployments(filters: Filters):
     return query
 
 
-def conditions(filters: Filters, with_status: bool = True) -> list:
-    """WHERE clauses on Image for the filters (the status too, unless asked not to)."""
+def conditions(filters: Filters, with_status: bool = True, walk: bool = False) -> list:
+    """WHERE clauses on Image for the filters (the status too, unless asked not to); `walk`:
+    see tracker.imagecontent."""
     found = []
     if filters.deployment is not None:  # an equality: both planners walk its index in order
         found.append(Image.deployment_id == filters.deployment)
@@ -258,25 +164,34 @@ def conditions(filters: Filters, with_status: bool = True) -> list:
         found.append(Image.taken_at_utc < after)
     if with_status and filters.status:
         found.append(status_condition(filters.status))
-    return found + _content_conditions(filters)
+    return found + content.conditions(filters, walk)
 
 
 @dataclass(frozen=True)
 class Counts:
     """Photos matching the filters but the status, in all and per status; `capped` when some
-    were only counted up to COUNT_CAP."""
+    were only counted up to `cap`. With filters on what is in the photos, only the photos
+    matching every filter are counted (`values` has "all" alone, and `partial` is set)."""
 
     values: dict[str, int]
     capped: bool
+    cap: int = COUNT_CAP
+    partial: bool = False
 
     def show(self, key: str) -> str:
-        n = self.values[key]
-        return f"{COUNT_CAP}+" if self.capped and n > COUNT_CAP else str(n)
+        n = self.values.get(key)
+        if n is None:
+            return ""
+        return f"{self.cap}+" if self.capped and n > self.cap else str(n)
 
 
 def counts(session: Session, filters: Filters) -> Counts:
     """From ImageCount (exact) unless a date range or the content asks for a capped count."""
-    if filters.start or filters.end or by_content(filters):
+    if content.asked(filters):
+        n = content.count(session, conditions(filters, walk=content.walks(session, filters)))
+        values = {"all": n, filters.status or "all": n}
+        return Counts(values, capped=True, cap=content.CONTENT_CAP, partial=True)
+    if filters.start or filters.end:
         return _capped_counts(session, filters)
     columns = [func.coalesce(func.sum(ImageCount.images), 0).label("all")]
     columns += [
@@ -326,7 +241,7 @@ def _fetch(session: Session, query: Select, limit: int) -> list[Image]:
 
 def page(session: Session, filters: Filters, per_page: int = PER_PAGE) -> Page:
     """One page of the photos matching the filters: at most two statements, each on an index."""
-    where = conditions(filters)
+    where = conditions(filters, walk=content.asked(filters) and content.walks(session, filters))
     if filters.after is not None:
         return _newer_page(session, where, filters.after, per_page)
     timed, untimed = Image.taken_at_utc.is_not(None), Image.taken_at_utc.is_(None)

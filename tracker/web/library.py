@@ -15,7 +15,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
-from tracker import imagelist, library
+from tracker import imagecontent, imagelist, library
 from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import Species
@@ -43,7 +43,7 @@ def page(session, args, places: Callable[[], dict]):
     cached = current_app.extensions["tracker.figures"].get(
         session, ("library-choices",), lambda: places() | {"species": _species(session)}
     )
-    choices = cached | {"statuses": imagelist.STATUSES, "categories": imagelist.CATEGORIES}
+    choices = cached | {"statuses": imagelist.STATUSES, "categories": imagecontent.CATEGORIES}
     if filters.errors:
         return render_template("images/index.html", filters=filters, **choices), 400
     kept = {k: v for k, v in filters.values.items() if v}
