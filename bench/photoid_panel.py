@@ -39,16 +39,28 @@ DATA = ROOT.parent / "shared" / "reid" / "snow-leopard"
 
 
 def photos(n_refs: int, n_queries: int) -> tuple[list[dict], list[dict]]:
+    """References spread over all encounters but the last of each cat seen in several; queries
+    from those held-out encounters."""
     with open(DATA / "labels.csv", newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if ";" not in r["individuals"]]
-    firsts: dict[str, dict] = {}
+    encounters: dict[str, list[dict]] = {}
     for row in rows:
-        firsts.setdefault(row["encounter"], row)
-    refs = list(firsts.values())[:n_refs]
-    used = {r["encounter"] for r in refs}
-    cats = {r["individuals"] for r in refs}
-    others = [r for r in rows if r["encounter"] not in used and r["individuals"] in cats]
-    return refs, others[:: max(1, len(others) // n_queries)][:n_queries]
+        encounters.setdefault(row["encounter"], []).append(row)
+    last_of: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    for name, photos_of in encounters.items():
+        cat = photos_of[0]["individuals"]
+        seen[cat] = seen.get(cat, 0) + 1
+        last_of[cat] = name
+    held = {last_of[cat] for cat, n in seen.items() if n > 1}
+    pools = [p for name, p in encounters.items() if name not in held]
+    refs: list[dict] = []
+    while len(refs) < n_refs and any(pools):
+        for pool in pools:
+            if pool and len(refs) < n_refs:
+                refs.append(pool.pop(0))
+    queries = [r for r in rows if r["encounter"] in held]
+    return refs, queries[:: max(1, len(queries) // n_queries)][:n_queries]
 
 
 def add(session, app, deployments, row, code: str | None):
