@@ -225,6 +225,12 @@
       score.textContent = "score " + c.score.toFixed(2);
       button.appendChild(key);
       button.appendChild(code);
+      if (!c.score) {
+        var weak = document.createElement("span");
+        weak.textContent = "no verified match";
+        weak.className = "hint";
+        button.appendChild(weak);
+      }
       if (!c.flank_match) {
         var flank = document.createElement("span");
         flank.textContent = "other flank";
