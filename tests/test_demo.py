@@ -98,7 +98,8 @@ def test_species_mix_is_realistic(loaded, session):
             .group_by(Species.scientific_name)
         ).all()
     )
-    assert set(by_species) == {name for name, _, _ in demo.SEED_SPECIES}
+    # Every seeded species is sighted but the review form's catch-alls (other animal, unknown).
+    assert set(by_species) == {name for name, _, _ in demo.SEED_SPECIES} - {"Animalia", "Unknown"}
     assert by_species["Cervus nippon"] > by_species["Panthera tigris altaica"]
     assert by_species[LEOPARD] > by_species["Panthera tigris altaica"]
     unidentified = session.scalar(

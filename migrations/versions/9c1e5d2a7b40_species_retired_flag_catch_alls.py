@@ -40,5 +40,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("species", schema=None) as batch_op:
-        batch_op.drop_column("retired")
+    # A plain DROP COLUMN (SQLite 3.35+), not a batch copy of the table: renaming a copy into
+    # place fails on SQLite while the image-count triggers name the species table.
+    op.drop_column("species", "retired")
