@@ -156,6 +156,9 @@ def test_taking_a_suggestion_keeps_its_rank_and_score(app, session, stations, as
     assert (decision.choice, decision.rank, decision.score) == ("candidate", 2, second["score"])
     assert decision.annotation_id == box.id and decision.individual_id == second["individual_id"]
     assert fetch(app, select(AuditLog.id).where(AuditLog.entity == "photo_id_decision"))
+    html = client.get("/photo-id/unidentified").get_data(as_text=True)
+    said = "1 decision on suggestions so far: the first suggestion taken 0 times, a lower one 1"
+    assert said in html
 
 
 @pytest.mark.parametrize(

@@ -202,3 +202,13 @@ def record(
         rank=decision.rank, score=decision.score,
     )  # fmt: skip
     return decision
+
+
+def decisions_summary(session: Session) -> dict[str, int]:
+    """How people decided on suggestions so far: the first taken, another one, new, other."""
+    rows = session.execute(select(PhotoIdDecision.choice, PhotoIdDecision.rank)).all()
+    out = {"total": len(rows), "first": 0, "lower": 0, "new": 0, "other": 0}
+    for choice, rank_taken in rows:
+        key = choice if choice != "candidate" else "first" if rank_taken == 1 else "lower"
+        out[key] += 1
+    return out

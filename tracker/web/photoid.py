@@ -25,10 +25,13 @@ bp = Blueprint("photoid", __name__, url_prefix="/photo-id")
 @bp.route("/unidentified")
 @requires("view")
 def unidentified():
-    from tracker.reid import batch  # OpenCV loads with the first photo-ID page, not at start
+    # OpenCV loads with the first photo-ID page, not at start.
+    from tracker.reid import batch, suggest
 
-    rows = batch.rank_unidentified(get_session(), current_app.config)
-    return render_template("photoid/unidentified.html", rows=rows)
+    session = get_session()
+    rows = batch.rank_unidentified(session, current_app.config)
+    taken = suggest.decisions_summary(session)
+    return render_template("photoid/unidentified.html", rows=rows, taken=taken)
 
 
 @bp.route("/boxes/<int:box_id>/candidates")
