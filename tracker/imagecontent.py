@@ -39,7 +39,7 @@ CATEGORIES = {
     "vehicle": "vehicle box",
     "empty": "likely empty (no box)",
 }
-COMMON = 20_000  # sightings of a species from which a page walks the capture order
+COMMON = 20_000  # sightings of a species (or boxes) from which a page walks the capture order
 CONTENT_CAP = 1000
 SPARSE_STATUSES = ("untagged", "blank")  # a species' or an individual's photos are seldom these
 
@@ -113,9 +113,10 @@ def walks(session: Session, filters: Filters) -> bool:
         return False  # an individual's photos are few
     if filters.species is not None and filters.status in SPARSE_STATUSES:
         return False
-    if filters.species is None:
-        return True
-    some = select(Sighting.id).where(Sighting.species_id == filters.species).limit(COMMON)
+    if filters.species is None:  # boxes: many once a season's detections are in
+        some = select(Annotation.id).limit(COMMON)
+    else:
+        some = select(Sighting.id).where(Sighting.species_id == filters.species).limit(COMMON)
     return session.scalar(select(func.count()).select_from(some.subquery())) >= COMMON
 
 
