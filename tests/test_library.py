@@ -12,7 +12,7 @@ from conftest import csrf_token, fetch, row_counts
 from detections_data import imported_card
 from sqlalchemy import select
 
-from tracker import imagelist, library, sightings
+from tracker import imagecontent, imagelist, library, sightings
 from tracker.errors import InvalidInput
 from tracker.models import LEOPARD, DetectionRun, Sighting, Species, sighting_image
 
@@ -48,7 +48,16 @@ def found(session, photos, threshold=0.2, **args) -> set[str]:
     return {names[i.id] for i in page.images}
 
 
-def test_filters_on_detections(app, session, card):
+@pytest.fixture(params=["read", "walk"])
+def way(request, monkeypatch):
+    """Both ways of reading what is in the photos: few photos read and sorted, or many walked in
+    capture order (from one sighting or box on, here) must find the same photos."""
+    if request.param == "walk":
+        monkeypatch.setattr(imagecontent, "COMMON", 1)
+    return request.param
+
+
+def test_filters_on_detections(app, session, card, way):
     dep, photos = card
     assert found(session, photos, category="person") == {"human.jpg"}
     assert found(session, photos, category="vehicle") == {"vehicle.jpg"}
@@ -70,7 +79,7 @@ def importer_run(session):
     return session.scalar(select(DetectionRun))
 
 
-def test_filters_on_species_individual_and_tagged(app, session, card):
+def test_filters_on_species_individual_and_tagged(app, session, card, way):
     _dep, photos = card
     leopard = species(session, LEOPARD)
     sightings.tag_images(
