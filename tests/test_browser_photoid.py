@@ -16,10 +16,12 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import select
 from test_browser import ARTIFACTS, PASSWORD, _errors, _run, _sign_in, browser, served  # noqa: F401
 from test_reid_identify import QUERIES, REFERENCES, add_photo
 
 from tracker import create_app, fieldwork
+from tracker.models import Annotation
 from tracker.reid import store
 
 pytestmark = pytest.mark.browser
@@ -59,8 +61,14 @@ def live(tmp_path_factory):
         store.compute_job(session, app.config, image_ids=[image.id for image in refs])
         code, station, name = QUERIES[1]
         box = untagged_box(session, app, deployments[station], name)
+        # A leopard already tagged without its code, for the sighting's own page.
+        tagged_code, tagged_station, tagged_name = QUERIES[0]
+        tagged = add_photo(session, app, deployments[tagged_station], tagged_name, None)
+        tied = select(Annotation.sighting_id).where(Annotation.image_id == tagged.id)
+        sighting = session.scalar(tied)
         session.commit()
-        ids = {"deployment": deployments[station].id, "image": box.image_id, "code": code}
+        ids = {"deployment": deployments[station].id, "image": box.image_id, "code": code,
+               "sighting": sighting, "sighting_code": tagged_code}  # fmt: skip
         session.close()
     app.extensions["tracker.engine"].dispose()
     with served(env) as base:
@@ -125,4 +133,26 @@ def test_choosing_a_candidate_with_the_keys_keeps_its_rank(live, browser):  # no
     ((choice, rank, score, code),) = decisions()
     assert (choice, rank, code) == ("candidate", 1, live["code"]) and score > 2
     assert tagged == live["code"]
+    assert _errors(browser) == []
+
+
+def test_an_unidentified_sighting_s_page_suggests_and_keeps_the_choice(live, browser):  # noqa: F811
+    base = live["base"]
+    _sign_in(browser, base, EMAIL)
+    browser.get(f"{base}/sightings/{live['sighting']}/edit")
+    wait = WebDriverWait(browser, 90)
+    wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#photoid-candidates button"))
+    first = browser.find_element(By.CSS_SELECTOR, "#photoid-candidates button")
+    assert live["sighting_code"] in first.text
+    ActionChains(browser).send_keys("1").perform()
+    code = browser.find_element(By.NAME, "individual_code").get_attribute("value")
+    assert code == live["sighting_code"]
+    ActionChains(browser).send_keys("\ue007").perform()  # Enter saves the sighting's form
+    wait.until(lambda b: "/images/" in b.current_url)
+    with sqlite3.connect(live["db"]) as db:
+        rows = db.execute(
+            "SELECT d.choice, d.rank FROM photo_id_decision d WHERE d.sighting_id = ?",
+            (live["sighting"],),
+        ).fetchall()
+    assert rows == [("candidate", 1)]
     assert _errors(browser) == []

@@ -289,3 +289,31 @@ def test_probably_new_on_the_batch_page_and_in_the_json(app, session, stations, 
     html = as_role("researcher").get("/photo-id/unidentified").get_data(as_text=True)
     row = html.split(name, 1)[1].split("</tr>", 1)[0]
     assert "probably new" in row
+
+
+def test_an_unidentified_sighting_is_identified_from_its_own_page(app, session, stations, as_role):
+    refs = catalogue(session, app, stations)
+    code, station, name = QUERIES[2]
+    image = add_photo(session, app, stations[station], name, None)  # a leopard, no code yet
+    box = session.scalar(select(Annotation).where(Annotation.image_id == image.id))
+    sighting_id = box.sighting_id
+    store.compute_job(session, app.config, image_ids=[image.id])
+    session.commit()
+    client = as_role("researcher")
+    batch = client.get("/photo-id/unidentified").get_data(as_text=True)
+    assert f'href="/sightings/{sighting_id}/edit">identify…' in batch
+    page = client.get(f"/sightings/{sighting_id}/edit").get_data(as_text=True)
+    assert 'id="photoid"' in page and f'data-box="{box.id}"' in page
+    assert 'data-form="sighting-form"' in page and 'form="sighting-form"' in page
+    first = client.get(f"/photo-id/boxes/{box.id}/candidates").get_json()["candidates"][0]
+    assert (first["individual"], first["reference_image"]) == (code, refs[code])
+    token = csrf_token(client, f"/sightings/{sighting_id}/edit")
+    leopard = session.scalar(select(Species.id).where(Species.scientific_name == LEOPARD))
+    data = {"csrf_token": token, "species_id": str(leopard), "individual_code": code,
+            "count": "1", "photoid_box": str(box.id), "photoid_rank": "1",
+            "photoid_score": str(first["score"]), "photoid_individual": code}  # fmt: skip
+    response = client.post(f"/sightings/{sighting_id}/edit", data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    ((decision,),) = fetch(app, select(PhotoIdDecision))
+    assert (decision.sighting_id, decision.choice, decision.rank) == (sighting_id, "candidate", 1)
+    assert "identify…" not in client.get("/photo-id/unidentified").get_data(as_text=True)

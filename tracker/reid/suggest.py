@@ -27,6 +27,7 @@ from tracker.models import (
     Sighting,
     Species,
     User,
+    sighting_image,
 )
 from tracker.reid import identify, store
 from tracker.reid.features import BoxFeatures, extract
@@ -212,3 +213,29 @@ def decisions_summary(session: Session) -> dict[str, int]:
         key = choice if choice != "candidate" else "first" if rank_taken == 1 else "lower"
         out[key] += 1
     return out
+
+
+def box_of(session: Session, sighting: Sighting) -> int | None:
+    """The animal box suggestions are made for on a sighting's page: its own largest box, else
+    the largest animal box on its photos."""
+    ids = [i.id for i in sighting.images]
+    query = (
+        select(Annotation.id)
+        .where(Annotation.image_id.in_(ids), Annotation.category == "animal")
+        .order_by(
+            (Annotation.sighting_id == sighting.id).desc(),
+            (Annotation.width * Annotation.height).desc(),
+        )
+        .limit(1)
+    )
+    return session.scalar(query) if ids else None
+
+
+def unidentified_sightings(session: Session, image_ids: list[int]) -> dict[int, int]:
+    """Image id -> the sighting without an individual that rests on it (for a link to it)."""
+    rows = session.execute(
+        select(sighting_image.c.image_id, Sighting.id)
+        .join(Sighting, Sighting.id == sighting_image.c.sighting_id)
+        .where(sighting_image.c.image_id.in_(image_ids), Sighting.individual_id.is_(None))
+    )
+    return dict(rows.all())

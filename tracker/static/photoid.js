@@ -12,9 +12,11 @@
   "use strict";
 
   var panel = document.getElementById("photoid");
-  var form = document.getElementById("review-form");
+  var form = panel && document.getElementById(panel.getAttribute("data-form"));
+  // The review queue's photos (absent on a sighting's own page, which names its box instead).
   var images = document.getElementById("review-images");
-  if (!panel || !form || !images || !window.fetch) {
+  var standalone = !document.getElementById("review-data"); // no review.js: Enter is ours
+  if (!panel || !form || !window.fetch) {
     return;
   }
   var fields = form.elements;
@@ -57,6 +59,12 @@
   }
 
   function targetBox() {
+    if (panel.getAttribute("data-box")) {
+      return Number(panel.getAttribute("data-box"));
+    }
+    if (!images) {
+      return null;
+    }
     if (selected && selected.category === "animal" && inSequence(selected)) {
       return selected.id;
     }
@@ -367,6 +375,9 @@
       } else if (key === "c") {
         fields.individual_code.focus();
         handled = true;
+      } else if (key === "enter" && standalone) {
+        form.requestSubmit();
+        handled = true;
       }
     }
     if (handled) {
@@ -390,14 +401,20 @@
   });
 
   // A new sequence (review.js swaps the images in place): its own suggestions, if any.
-  new MutationObserver(function () {
-    var again = leopardChosen();
-    selected = null;
-    reset();
-    if (again) {
-      load();
-    }
-  }).observe(images, { childList: true });
+  if (images) {
+    new MutationObserver(function () {
+      var again = leopardChosen();
+      selected = null;
+      reset();
+      if (again) {
+        load();
+      }
+    }).observe(images, { childList: true });
+  }
+  // A sighting's own page: an unidentified leopard gets its suggestions at once.
+  if (standalone && leopardChosen() && !fields.individual_code.value) {
+    load();
+  }
 
   els.zoom.addEventListener("click", function (event) {
     var button = event.target.closest("button[data-zoom]");

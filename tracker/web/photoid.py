@@ -31,7 +31,8 @@ def unidentified():
     session = get_session()
     rows = batch.rank_unidentified(session, current_app.config)
     taken = suggest.decisions_summary(session)
-    return render_template("photoid/unidentified.html", rows=rows, taken=taken)
+    edit = suggest.unidentified_sightings(session, [row.image.id for row in rows])
+    return render_template("photoid/unidentified.html", rows=rows, taken=taken, edit=edit)
 
 
 @bp.route("/boxes/<int:box_id>/candidates")
@@ -110,3 +111,10 @@ def _choice(form):
         individual=form.get("photoid_individual", "").strip(),
         probably_new=form.get("photoid_probably_new") == "1",
     )
+
+
+def box_for(session, sighting) -> int | None:
+    """The box the sighting page's photo-ID panel makes suggestions for."""
+    from tracker.reid import suggest
+
+    return suggest.box_of(session, sighting)

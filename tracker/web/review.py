@@ -524,6 +524,9 @@ def edit_sighting(sighting_id: int):
             sightings.update_sighting(
                 session, sighting, form.to_input(), actor=current_user._get_current_object()
             )
+            photoid.record_choice(
+                session, sighting, request.form, form.new_individual.data, current_user
+            )
         except InvalidInput as exc:
             session.rollback()
             show_errors(form, exc)
@@ -535,8 +538,9 @@ def edit_sighting(sighting_id: int):
             return redirect(url_for("review.edit_sighting", sighting_id=sighting.id))
     status = 400 if form.is_submitted() else 200
     page = render_template(
-        "review/edit.html", sighting=sighting, images=images, form=form, choices=choices
-    )
+        "review/edit.html", sighting=sighting, images=images, form=form, choices=choices,
+        photoid_box=photoid.box_for(session, sighting),
+    )  # fmt: skip
     return page, status
 
 
