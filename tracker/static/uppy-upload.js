@@ -40,12 +40,18 @@
     restrictions: { allowedFileTypes: [".jpg", ".jpeg", ".zip", "image/jpeg", "application/zip"] },
     onBeforeUpload: function (files) {
       var where = destination();
-      if (!where.deployment && !where.station) {
+      var ids = Object.keys(files);
+      // A file restored after a closed tab or a crash (Golden Retriever) goes on to the
+      // destination it was started with: the server has that upload, half received, already.
+      var placed = function (id) { return files[id].meta.deployment || files[id].meta.station; };
+      if (!where.deployment && !where.station && !ids.every(placed)) {
         say("Choose a deployment, or enter a station code, before uploading.", true);
         return false;
       }
-      Object.keys(files).forEach(function (id) {
-        files[id].meta = Object.assign({}, files[id].meta, where, { filename: files[id].name });
+      ids.forEach(function (id) {
+        var meta = files[id].meta;
+        var to = placed(id) ? { deployment: meta.deployment, station: meta.station } : where;
+        files[id].meta = Object.assign({}, meta, to, { filename: files[id].name });
       });
       return files;
     },
