@@ -21,12 +21,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 from test_browser import TRACKER, _run, browser, served  # noqa: F401
+from test_browser_detections import EMAIL, PASSWORD, sign_in
 from workers import wait_until
 
 from tracker.synthetic import jpeg_bytes
 
 pytestmark = pytest.mark.browser
-EMAIL, PASSWORD = "ranger@park.test", "a ranger test password"
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +64,7 @@ def upload_page(driver, live, station: str, base: str | None = None, card=None):
     """Signed in, on the Upload page with Uppy's dashboard, `station` typed, the card chosen
     and its upload started (at `base`, the app's address unless given)."""
     base = base or live["base"]
-    driver.delete_all_cookies()
-    driver.get(f"{base}/login")
-    driver.find_element(By.NAME, "email").send_keys(EMAIL)
-    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(driver, 10).until(ready.url_to_be(f"{base}/"))
+    sign_in(driver, base)
     # Forget what Golden Retriever kept of an earlier test, from a page without Uppy.
     driver.execute_cdp_cmd(
         "Storage.clearDataForOrigin", {"origin": base, "storageTypes": "local_storage,indexeddb"}
