@@ -70,13 +70,13 @@ def upload_page(driver, live, station: str, base: str | None = None, card=None):
         "Storage.clearDataForOrigin", {"origin": base, "storageTypes": "local_storage,indexeddb"}
     )
     driver.get(f"{base}/upload")
-    WebDriverWait(driver, 10).until(
+    WebDriverWait(driver, 30).until(
         ready.presence_of_element_located((By.CSS_SELECTOR, "#uppy-dashboard .uppy-Dashboard"))
     )
     driver.find_element(By.NAME, "station").send_keys(station)
     chooser = driver.find_element(By.CSS_SELECTOR, "#uppy-dashboard input[type=file]")
     chooser.send_keys(str(card or live["card"]))
-    start = WebDriverWait(driver, 10).until(
+    start = WebDriverWait(driver, 30).until(
         ready.element_to_be_clickable((By.CSS_SELECTOR, ".uppy-StatusBar-actionBtn--upload"))
     )
     start.click()
@@ -85,7 +85,7 @@ def upload_page(driver, live, station: str, base: str | None = None, card=None):
 def test_a_station_that_does_not_exist_is_refused_before_any_byte(live, browser):  # noqa: F811
     upload_page(browser, live, "KP-99")
     messages = browser.find_element(By.ID, "uppy-messages")
-    WebDriverWait(browser, 20).until(lambda _b: "KP-99" in messages.text)
+    WebDriverWait(browser, 30).until(lambda _b: "KP-99" in messages.text)
     assert "card.zip: No station with code 'KP-99'." in messages.text
     assert query(live, "SELECT count(*) FROM upload") == [(0,)]
 
