@@ -30,7 +30,7 @@ from tracker.exports import csvsafe
 from tracker.exports.core import Filters, Options, station_place, stations
 from tracker.exports.spans import known_until
 from tracker.exports.tables import write_csv
-from tracker.models import Deployment, Individual, Sighting, Species, Station
+from tracker.models import Deployment, Individual, Sighting, Species
 
 # fmt: off
 EFFORT_COLUMNS = (
@@ -63,8 +63,27 @@ class DeploymentEffort:
 
 
 @dataclass(frozen=True)
+class Place:
+    """A station as the effort shows it: plain data, so that a computed effort can be cached
+    (tracker.figures) beyond the session that read it."""
+
+    id: int
+    code: str
+    name: str
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True)
+class SpeciesRef:
+    id: int
+    scientific_name: str
+    common_name: str
+
+
+@dataclass(frozen=True)
 class StationEffort:
-    station: Station
+    station: Place
     trap_nights: int  # nights with at least one camera working; two cameras do not count twice
     deployments: tuple[DeploymentEffort, ...]
     events: dict[int, int]  # species id -> independent events on its camera-days
@@ -78,7 +97,7 @@ class StationEffort:
 @dataclass(frozen=True)
 class Effort:
     stations: tuple[StationEffort, ...]
-    species: tuple[Species, ...]  # those with events, and the one filtered for
+    species: tuple[SpeciesRef, ...]  # those with events, and the one filtered for
     today: date
     off_duty: int = 0  # events on a day no camera at their station worked: not in the rates
 
@@ -91,6 +110,16 @@ class Effort:
 
     def rate(self, species_id: int) -> float | None:
         return per_100(self.events_of(species_id), self.trap_nights)
+
+
+def cache_key(filters: Filters, options: Options, today: date | None = None) -> tuple:
+    """What an effort depends on besides the data: the key of its cached copy (tracker.figures,
+    which also keys it by the data version, so any change to sightings, photos, deployments,
+    outages or stations computes it again)."""
+    f = filters
+    where = (f.date_from, f.date_to, f.station_ids, f.species_id, f.individual_id)
+    how = (options.public, options.grid, options.minutes, options.timezone, today or options.today)
+    return ("effort", *where, *how)
 
 
 def per_100(events_found: int, trap_nights: int) -> float | None:
@@ -116,7 +145,7 @@ def effort(
         per_station[station_id][species_id] = n
     places = tuple(
         StationEffort(
-            station,
+            Place(station.id, station.code, station.name, station.latitude, station.longitude),
             outages.union_days(p for d in deployments[station.id] for p in d.working),
             tuple(deployments[station.id]),
             dict(per_station[station.id]),
@@ -177,16 +206,20 @@ def _deployment_effort(session: Session, filters: Filters, today: date):
 
 def _species_of(
     session: Session, filters: Filters, options: Options, counted: dict
-) -> tuple[Species, ...]:
+) -> tuple[SpeciesRef, ...]:
     wanted = {species_id for _, species_id in counted}
     if filters.species_id is not None:
         wanted.add(filters.species_id)
     if filters.individual_id is not None:
         wanted.add(session.get(Individual, filters.individual_id).species_id)
-    query = select(Species).where(Species.id.in_(wanted)).order_by(Species.id)
+    query = (
+        select(Species.id, Species.scientific_name, Species.common_name)
+        .where(Species.id.in_(wanted))
+        .order_by(Species.id)
+    )
     if options.public:  # not even a row of zeros for people
         query = query.where(Species.id.not_in(options.policy.private_species()))
-    return tuple(session.scalars(query))
+    return tuple(SpeciesRef(*row) for row in session.execute(query))
 
 
 # --- the CSV ------------------------------------------------------------------------------------
@@ -221,7 +254,7 @@ def _row(level: str, place: dict, **fields) -> tuple:
     return tuple(values.get(column) for column in EFFORT_COLUMNS)
 
 
-def _species_fields(species: Species) -> dict:
+def _species_fields(species: SpeciesRef) -> dict:
     return {"scientificName": species.scientific_name, "vernacularName": species.common_name}
 
 
