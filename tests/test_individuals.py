@@ -14,7 +14,7 @@ import pytest
 from conftest import csrf_token, fetch, row_counts
 from sqlalchemy import event, select
 
-from tracker import fieldwork, individuals, ingest, sources
+from tracker import fieldwork, individuals, ingest, profiles, sources
 from tracker.errors import InvalidInput
 from tracker.models import (
     LEOPARD,
@@ -217,8 +217,9 @@ def test_a_few_queries_however_many_sightings(app, session, world):
     assert len(statements) == 1
     session.expire_all()
     with CountQueries(app) as statements:
-        found = individuals.profile(session, world.al1, 30)
+        found = profiles.profile(session, world.al1, profiles.summary(session, world.al1.id, 30))
         assert [len(s.images) for s in found.timeline] == [1] * 30
+        assert (found.sightings, found.older) == (30, None)
         assert found.timeline[0].deployment.station.code == "KP-01"
     assert len(statements) <= 8
 
@@ -316,20 +317,27 @@ def test_detail_shows_history_timeline_stations_and_references(app, session, wor
     assert f'/individuals/{w.al1.id}/edit"' not in raw
 
 
-def test_timeline_is_capped_with_show_all(session, world, as_role, monkeypatch):
-    monkeypatch.setattr(individuals, "TIMELINE_LIMIT", 2)
+def test_timeline_is_paged_newest_first(session, world, as_role, monkeypatch):
+    """A page of sightings at a time, with an "older" cursor: however many sightings an animal
+    has, a page lists TIMELINE_LIMIT of them; untimed ones come last."""
+    monkeypatch.setattr(profiles, "TIMELINE_LIMIT", 2)
     for minutes in (0, 60, 120):
         sight(session, world, world.al1, minutes)
     sight(session, world, world.al1, timed=False)
     session.commit()
     client = as_role("ranger")
-    capped = client.get(f"/individuals/{world.al1.id}")
-    assert [r[0] for r in table(capped, "timeline")] == ["2024-05-02 00:00", "2024-05-01 23:00"]
-    assert "the latest 2 of 4" in page(capped)
-    assert f'href="/individuals/{world.al1.id}?all=1"' in capped.get_data(as_text=True)
-    everything = client.get(f"/individuals/{world.al1.id}?all=1")
-    assert [r[0] for r in table(everything, "timeline")][-1] == "no time yet"
-    assert len(table(everything, "timeline")) == 4
+    first = client.get(f"/individuals/{world.al1.id}")
+    assert [r[0] for r in table(first, "timeline")] == ["2024-05-02 00:00", "2024-05-01 23:00"]
+    assert "2 of 4 a page" in page(first)
+    older = re.search(r'href="(/individuals/\d+\?before=[^"#]+)', first.get_data(as_text=True))
+    second = client.get(older.group(1).replace("&amp;", "&"))
+    assert [r[0] for r in table(second, "timeline")] == ["2024-05-01 22:00", "no time yet"]
+    assert "?before=" not in second.get_data(as_text=True)  # the last page
+    assert f'href="/individuals/{world.al1.id}#timeline"' in second.get_data(as_text=True)
+    for junk in ("nonsense", "2024-99-01T00:00:00_1", "none_x", "none_-4"):
+        assert table(client.get(f"/individuals/{world.al1.id}?before={junk}"), "timeline")[0][
+            0
+        ] == ("2024-05-02 00:00")
 
 
 def test_detail_of_an_unknown_individual_is_404(client, as_role):

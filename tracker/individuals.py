@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
 from sqlalchemy import case, delete, func, insert, select, update
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session
 
 from tracker import audit, events, upsert
 from tracker.errors import InvalidInput
@@ -21,13 +21,11 @@ from tracker.models import (
     SEXES,
     AuditLog,
     Deployment,
-    Image,
     Individual,
     IndividualCode,
     PhotoIdDecision,
     Sighting,
     Species,
-    Station,
     User,
     individual_reference_image,
     sighting_image,
@@ -144,8 +142,6 @@ def discard_unused(session: Session, individual: Individual, actor: User | None)
 SORTS = ("code", "name", "first", "last", "sightings", "events", "stations")
 MAX_NOTES = 5000
 MAX_NAME = 120
-# The newest sightings a profile lists unless all are asked for.
-TIMELINE_LIMIT = 50
 
 
 @dataclass(frozen=True)
@@ -272,128 +268,6 @@ def catalogue(
         )
         for row in session.execute(query)
     ]
-
-
-# --- one individual's profile -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StationVisits:
-    station_id: int
-    code: str
-    name: str
-    sightings: int
-    events: int
-    first_seen: datetime | None
-    last_seen: datetime | None
-
-
-@dataclass
-class Profile:
-    individual: Individual
-    former_codes: list[IndividualCode]  # newest first
-    references: dict[str, Image]  # flank -> the chosen photo
-    other_references: list[Image]  # reference photos with no flank (kept from a merge)
-    timeline: list[Sighting]  # newest first, at most `limit`; untimed ones last
-    sightings: int
-    events: int
-    first_seen: datetime | None
-    last_seen: datetime | None
-    stations: list[StationVisits] = field(default_factory=list)
-
-    @property
-    def complete(self) -> bool:
-        """Whether the timeline lists every sighting."""
-        return len(self.timeline) >= self.sightings
-
-
-def profile(
-    session: Session, individual: Individual, minutes: int, limit: int | None = TIMELINE_LIMIT
-) -> Profile:
-    """What the catalogue knows of one animal: history, reference photos, sightings, places."""
-    mine = Sighting.individual_id == individual.id
-    totals = session.execute(
-        select(
-            func.count(Sighting.id),
-            func.min(_trusted(Sighting.event_start)),
-            func.max(_trusted(Sighting.event_end)),
-        ).where(mine)
-    ).one()
-    event_total = session.scalar(
-        select(func.count()).select_from(events.events(minutes, where=(mine,)).subquery())
-    )
-    timeline = (
-        select(Sighting)
-        .where(mine)
-        .options(
-            selectinload(Sighting.images),
-            joinedload(Sighting.deployment).joinedload(Deployment.station),
-        )
-        .order_by(Sighting.event_start.is_(None), Sighting.event_start.desc(), Sighting.id.desc())
-    )
-    if limit is not None:
-        timeline = timeline.limit(limit)
-    references: dict[str, Image] = {}
-    others: list[Image] = []
-    for image, flank in session.execute(
-        select(Image, individual_reference_image.c.flank)
-        .join(individual_reference_image, individual_reference_image.c.image_id == Image.id)
-        .where(individual_reference_image.c.individual_id == individual.id)
-        .order_by(Image.id)
-    ):
-        if flank in FLANKS:
-            references[flank] = image
-        else:
-            others.append(image)
-    former = session.scalars(
-        select(IndividualCode)
-        .where(IndividualCode.individual_id == individual.id)
-        .order_by(IndividualCode.replaced_at.desc(), IndividualCode.id.desc())
-    ).all()
-    return Profile(
-        individual=individual,
-        former_codes=list(former),
-        references=references,
-        other_references=others,
-        timeline=list(session.scalars(timeline)),
-        sightings=totals[0],
-        events=event_total,
-        first_seen=totals[1],
-        last_seen=totals[2],
-        stations=_stations_visited(session, individual, minutes),
-    )
-
-
-def _stations_visited(session: Session, individual: Individual, minutes: int):
-    mine = Sighting.individual_id == individual.id
-    seen = (
-        select(
-            Deployment.station_id,
-            func.count(Sighting.id).label("sightings"),
-            func.min(_trusted(Sighting.event_start)).label("first_seen"),
-            func.max(_trusted(Sighting.event_end)).label("last_seen"),
-        )
-        .join(Deployment, Deployment.id == Sighting.deployment_id)
-        .where(mine)
-        .group_by(Deployment.station_id)
-        .subquery("seen_at")
-    )
-    counted = _event_counts(minutes, (mine,), "station_id")
-    rows = session.execute(
-        select(
-            Station.id,
-            Station.code,
-            Station.name,
-            seen.c.sightings,
-            func.coalesce(counted.c.events, 0).label("events"),
-            seen.c.first_seen,
-            seen.c.last_seen,
-        )
-        .join(seen, seen.c.station_id == Station.id)
-        .outerjoin(counted, counted.c.station_id == Station.id)
-        .order_by(seen.c.sightings.desc(), Station.code)
-    )
-    return [StationVisits(*row) for row in rows]
 
 
 # --- curating the catalogue -------------------------------------------------------------------

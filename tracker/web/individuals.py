@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange
 
-from tracker import individuals
+from tracker import individuals, profiles
 from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import FLANKS, SEXES, Individual, Sighting
@@ -80,13 +80,13 @@ def index():
 
 
 def _detail(individual: Individual, reference_form: ReferenceForm | None = None, status=200):
-    show_all = request.args.get("all") == "1"
-    found = individuals.profile(
-        get_session(),
-        individual,
-        current_app.config["EVENT_MINUTES"],
-        limit=None if show_all else individuals.TIMELINE_LIMIT,
+    session, minutes = get_session(), current_app.config["EVENT_MINUTES"]
+    summary = current_app.extensions["tracker.figures"].get(
+        session,
+        ("individual", individual.id, minutes),
+        lambda: profiles.summary(session, individual.id, minutes),
     )
+    found = profiles.profile(session, individual, summary, before=request.args.get("before"))
     return render_template(
         "individuals/detail.html",
         p=found,
