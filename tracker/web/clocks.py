@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import BooleanField, IntegerField, RadioField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
-from tracker import clockfix, timestamps
+from tracker import clock, clockfix, timestamps
 from tracker.accounts import MAX_ID
 from tracker.db import get_session
 from tracker.errors import InvalidInput
@@ -131,8 +131,13 @@ def correct(deployment_id: int):
 @bp.route("/<int:deployment_id>/timestamps")
 @requires("view")
 def report(deployment_id: int):
-    deployment = get_or_404(Deployment, deployment_id)
-    result = timestamps.timestamp_report(get_session(), deployment)
+    deployment, session = get_or_404(Deployment, deployment_id), get_session()
+    # Over every photo of the deployment: kept while the data does not change (tracker.figures).
+    result = current_app.extensions["tracker.figures"].get(
+        session,
+        ("timestamps", deployment.id, clock.now().date()),
+        lambda: timestamps.timestamp_report(session, deployment),
+    )
     return render_template(
         "clocks/report.html",
         deployment=deployment,

@@ -6,7 +6,6 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
-from sqlalchemy.orm import contains_eager
 from wtforms import (
     BooleanField,
     DateField,
@@ -21,7 +20,7 @@ from tracker import clock, fieldwork, outages
 from tracker.db import get_session
 from tracker.detections import runs
 from tracker.errors import InvalidInput
-from tracker.models import Deployment, DeploymentOutage, Image, Station
+from tracker.models import Camera, Deployment, DeploymentOutage, Image, Station
 from tracker.web import get_or_404, requires
 from tracker.web.forms import form_status, show_errors
 
@@ -87,11 +86,20 @@ def _station_codes() -> list[str]:
 @requires("view")
 def index():
     station, status = request.args.get("station", ""), request.args.get("status", "")
+    # Plain rows, not ORM objects: a season has hundreds of deployments.
     query = (
-        select(Deployment)
+        select(
+            Deployment.id,
+            Deployment.station_id,
+            Station.code.label("station_code"),
+            Camera.serial.label("camera_serial"),
+            Deployment.start_date,
+            Deployment.end_date,
+            Deployment.timezone,
+            Deployment.clock_offset_s,
+        )
         .join(Deployment.station)
         .outerjoin(Deployment.camera)
-        .options(contains_eager(Deployment.station), contains_eager(Deployment.camera))
         .order_by(Deployment.start_date.desc(), Deployment.id.desc())
     )
     if station:
@@ -100,7 +108,7 @@ def index():
         query = query.where(Deployment.end_date.is_(None))
     elif status == "closed":
         query = query.where(Deployment.end_date.is_not(None))
-    deployments = get_session().scalars(query).all()
+    deployments = get_session().execute(query).all()
     return render_template(
         "deployments/index.html",
         deployments=deployments,
