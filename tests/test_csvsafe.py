@@ -19,7 +19,7 @@ from sqlalchemy import literal, select
 from tracker import fieldwork, ingest, sources
 from tracker.exports import csvsafe, formats
 from tracker.exports.core import Filters, Options
-from tracker.models import Sighting
+from tracker.models import Sighting, Station
 from tracker.sightings import TagRules
 from tracker.synthetic import jpeg_bytes, xmp_packet
 
@@ -53,6 +53,20 @@ def test_sql_writes_the_same_cells(session):
     values = [value for value, _ in CASES] + ["=", "+", "-1e5", "+.5", "-.", "--1", None]
     found = [session.scalar(select(csvsafe.safe_text(literal(v)))) for v in values]
     assert found == [csvsafe.cell(v) for v in values]
+
+
+def test_lookup_tables_are_checked_once_per_export(session):
+    """A clean lookup column is read as it is (no test on each of a million rows); one risky
+    value anywhere in it and the whole column goes through safe_text."""
+    station = fieldwork.create_station(session, code="KP-01", latitude=43.1, longitude=131.4)
+    station.name = "-12.5"  # a number: left as it is
+    session.commit()
+    assert csvsafe.checked(session, Station.name) is Station.name
+    station.name = "=1+1"
+    session.commit()
+    wrapped = csvsafe.checked(session, Station.name)
+    assert isinstance(wrapped, csvsafe.safe_text)
+    assert session.scalar(select(wrapped)) == "'=1+1"
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ and leave out what could place a camera more exactly: station names, free-text c
 classified the sighting. Image positions (EXIF GPS) are never exported at all.
 
 Text that people or photos typed (names, tags, comments, file names, e-mail addresses) goes
-through tracker.exports.csvsafe in SQL, so no cell starts a spreadsheet formula. The other
+through tracker.exports.csvsafe in SQL, so no cell starts a spreadsheet formula (the lookup
+tables' columns are checked once per export, and tested per row only if one needs it). The other
 columns cannot: station codes start with a letter or digit (tracker.fieldwork), times and
 numbers are written here, and the database constrains sex, life stage, flank and kind.
 """
@@ -19,6 +20,7 @@ numbers are written here, and the database constrains sex, life stage, flank and
 from __future__ import annotations
 
 import csv
+import functools
 import io
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -29,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from tracker import events
 from tracker.exports.core import Filters, Options
-from tracker.exports.csvsafe import safe_text
+from tracker.exports.csvsafe import checked, safe_text
 from tracker.exports.localtimes import LocalTimes
 from tracker.models import (
     Deployment,
@@ -95,27 +97,28 @@ def sightings_query(session: Session, filters: Filters, options: Options) -> Sel
     local = LocalTimes(session, options.timezone, options.today)
     public = options.public
     stage = Sighting.life_stage
+    safe = functools.partial(checked, session)
     return (
         select(
             Sighting.id,
             Sighting.deployment_id,
             Station.code,
-            null() if public else safe_text(Station.name),
+            null() if public else safe(Station.name),
             Station.latitude,
             Station.longitude,
             local(Sighting.event_start),
             local(Sighting.event_end),
             Species.kind,
-            safe_text(Species.scientific_name),
-            safe_text(Species.common_name),
-            safe_text(Individual.code),
+            safe(Species.scientific_name),
+            safe(Species.common_name),
+            safe(Individual.code),
             Sighting.count,
             func.coalesce(Sighting.sex, Individual.sex),
             case(*((stage == ours, theirs) for ours, theirs in LIFE_STAGES.items()), else_=stage),
             Sighting.flank,
             null() if public else safe_text(Sighting.comments),
             _media_files(session.get_bind().dialect.name, public),
-            null() if public else safe_text(User.email),
+            null() if public else safe(User.email),
             local(Sighting.logged_at),
         )
         .join(Deployment, Deployment.id == Sighting.deployment_id)
@@ -203,19 +206,20 @@ def events_query(session: Session, filters: Filters, options: Options) -> Select
     where = filters.conditions(options.timezone) + options.shown()
     found = events.events(options.minutes, where=where)
     e = found.subquery("found").c
+    safe = functools.partial(checked, session)
     return (
         select(
             e.event_id,
             Station.code,
-            null() if options.public else safe_text(Station.name),
+            null() if options.public else safe(Station.name),
             Station.latitude,
             Station.longitude,
             local(e.start),
             local(e.end),
             Species.kind,
-            safe_text(Species.scientific_name),
-            safe_text(Species.common_name),
-            safe_text(Individual.code),
+            safe(Species.scientific_name),
+            safe(Species.common_name),
+            safe(Individual.code),
             Individual.sex,
             e.count,
             e.sightings,
