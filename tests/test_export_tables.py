@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -20,7 +21,7 @@ from sqlalchemy import insert, select
 
 from tracker import clock, events
 from tracker.errors import InvalidInput
-from tracker.exports import effort, formats, tables
+from tracker.exports import effort, formats, stream, tables
 from tracker.exports.core import Filters, Options
 from tracker.exports.formats import Format
 from tracker.models import (
@@ -34,7 +35,6 @@ from tracker.models import (
     Station,
     User,
 )
-from tracker.web import exports as web_exports
 
 TODAY = date(2024, 5, 21)
 NOW = datetime(2024, 5, 21, 3, tzinfo=UTC)  # noon in Vladivostok
@@ -515,32 +515,60 @@ def test_download(app, as_role, users, park):
         f"attachment; filename=tracker-csv-{stamp}.csv"
     )
     assert response.mimetype == "text/csv"
-    assert response.headers["X-Export-Rows"] == "3"
     assert len(read_csv(body)) == 3
     [(user, details)] = fetch(app, EXPORTS)
     assert user == users["researcher"].id
     assert details["filters"]["stations"] == ["KP-01"]
+    assert details["rows"] == 3  # written in once the file was complete
 
 
-def test_download_streams_from_a_spooled_file(as_role, park, session, monkeypatch):
-    """A large export is sent in blocks from a file, never built as one string in memory."""
-    monkeypatch.setattr(web_exports, "SPOOL_BYTES", 4096)  # "large" for the test
+def many_deer(session, n: int) -> None:
     deployment = session.scalar(select(Deployment.id).limit(1))
     deer = session.scalar(select(Species.id).where(Species.common_name == "Sika deer"))
     session.execute(insert(Sighting), [
         {"deployment_id": deployment, "species_id": deer, "event_start": utc(4, 0) +
          timedelta(minutes=n), "event_end": utc(4, 0) + timedelta(minutes=n), "comments": "x" * 80}
-        for n in range(300)
+        for n in range(n)
     ])  # fmt: skip
     session.commit()
+
+
+def test_download_streams_while_it_is_written(app, as_role, park, session, monkeypatch):
+    """A large export goes out in blocks as the writer makes them: the audit row is committed
+    before the first byte (rows unknown), its row count once the file is complete."""
+    monkeypatch.setattr(stream, "BLOCK", 4096)
+    many_deer(session, 300)
+    monkeypatch.setattr(stream, "FIRST_WAIT_S", 5)
     with download(as_role("admin"), format="csv") as response:
         assert response.status_code == 200
         assert response.is_streamed
-        chunks = list(response.response)
+        assert response.content_length is None  # not known before the end
+        blocks = response.response
+        first = next(blocks)
+        [(_, started)] = fetch(app, EXPORTS)
+        assert started["rows"] is None
+        chunks = [first, *blocks]
     assert len(chunks) > 1
     body = b"".join(chunks)
-    assert len(body) == response.content_length > 8192
     assert len(read_csv(body.decode())) == 305  # and not the untimed sighting
+    [(_, done)] = fetch(app, EXPORTS)
+    assert done["rows"] == 305
+
+
+def test_a_download_the_client_leaves_stops_the_writer(app, as_role, park, session, monkeypatch):
+    many_deer(session, 1000)  # a hundred blocks of the CSV writer's
+    monkeypatch.setattr(stream, "BLOCK", 16)
+    monkeypatch.setattr(stream, "DEPTH", 1)
+    with download(as_role("admin"), format="csv") as response:
+        blocks = response.response
+        next(blocks)
+        blocks.close()  # what the server does when the connection drops
+    writers = [t for t in threading.enumerate() if t.name.startswith("export-")]
+    for writer in writers:
+        writer.join(timeout=10)
+        assert not writer.is_alive()
+    [(_, details)] = fetch(app, EXPORTS)
+    assert details["rows"] is None  # the trace of an export that did not complete
 
 
 def test_download_public_geojson(as_role, park):

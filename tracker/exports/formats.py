@@ -1,7 +1,7 @@
 """The export formats, listed here explicitly, and `run_export`, which writes one and audits it.
 
-The CLI (`tracker export`) and the export page call `run_export` and commit its audit row: the
-commit happens at the edge, once the file is written.
+The CLI (`tracker export`) calls `run_export` and commits its audit row at the edge, once the file
+is written; the export page streams the file as it is written (tracker.exports.stream).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from tracker import audit
 from tracker.errors import InvalidInput
 from tracker.exports import camtrapdp, capthist, effort, geojson, tables
 from tracker.exports.core import Filters, Options
-from tracker.models import User
+from tracker.models import AuditLog, User
 
 Writer = Callable[[Session, Filters, BinaryIO, Options], int]
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -57,6 +57,31 @@ def find(name: str) -> Format:
     raise InvalidInput({"format": f"Unknown format {name!r}; choose one of {', '.join(names())}."})
 
 
+def check(fmt: str, options: Options) -> Format:
+    """The format, if it may be written with these options; InvalidInput otherwise."""
+    found = find(fmt)
+    if options.public and (problem := options.policy.problem()):
+        raise InvalidInput({"grid": problem})
+    return found
+
+
+def audit_export(
+    session: Session,
+    actor: User | None,
+    fmt: str,
+    filters: Filters,
+    options: Options,
+    rows: int | None,
+) -> AuditLog:
+    """The export's audit row (who, format, filters, public or not, rows), flushed."""
+    entry = audit.record(
+        session, actor, "export", "export", None, format=fmt, filters=filters.described,
+        public=options.public, rows=rows,
+    )  # fmt: skip
+    session.flush()
+    return entry
+
+
 def run_export(
     session: Session,
     fmt: str,
@@ -66,14 +91,8 @@ def run_export(
     actor: User | None = None,
 ) -> int:
     """Write one export and add its audit row (who, format, filters, row count); the caller
-    commits."""
-    found = find(fmt)
-    if options.public and (problem := options.policy.problem()):
-        raise InvalidInput({"grid": problem})
+    commits. (The export page streams instead: tracker.exports.stream.)"""
+    found = check(fmt, options)
     rows = found.write(session, filters, out, options)
-    audit.record(
-        session, actor, "export", "export", None, format=fmt, filters=filters.described,
-        public=options.public, rows=rows,
-    )  # fmt: skip
-    session.flush()
+    audit_export(session, actor, fmt, filters, options, rows)
     return rows

@@ -1,17 +1,14 @@
 """Exports (researchers and admins): the export form and download, and the effort page.
 
-A download is written whole before it is sent, to a temporary file that stays in memory up to
-8 MB and spills to disk beyond: memory stays flat however large the export, the audit row is
-committed with the file's row count, and a failure shows the error page rather than a truncated
-file. The file then streams to the browser in blocks.
+A download streams as it is written (tracker.exports.stream): it starts at once, memory stays
+flat however large the export, and the audit row is committed before the first byte, its row
+count once the file is complete. Bad input shows the form again; a failure partway aborts the
+download, which the browser reports as failed.
 """
 
 from __future__ import annotations
 
-import io
-import tempfile
-
-from flask import Blueprint, current_app, render_template, request, send_file
+from flask import Blueprint, Response, current_app, render_template, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -21,7 +18,7 @@ from wtforms.validators import Length
 from tracker import clock
 from tracker.db import get_session
 from tracker.errors import InvalidInput
-from tracker.exports import effort, formats
+from tracker.exports import effort, formats, stream
 from tracker.exports.capthist import parse_sessions
 from tracker.exports.core import Filters, Options, options_from_config
 from tracker.models import Species, Station
@@ -30,7 +27,6 @@ from tracker.web.forms import form_status, show_errors
 
 bp = Blueprint("exports", __name__, url_prefix="/exports")
 
-SPOOL_BYTES = 8 * 1024 * 1024
 # Filters.parse names its fields as typed on the command line; the form's differ.
 FIELD_NAMES = {"from": "date_from", "to": "date_to"}
 
@@ -104,27 +100,15 @@ def _download(session, fmt: str, filters: Filters, form: ExportForm):
         current_app.config, clock.now(), public=public, per_station=per_station,
         sessions=sessions, base_url=base_url,
     )  # fmt: skip
-    # Up to SPOOL_BYTES in memory; beyond, a file on disk that send_file closes once it is sent.
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
-    try:
-        rows = formats.run_export(session, fmt, filters, spool, options, actor=current_user)
-        session.commit()  # the audit row, once the file is written
-        size = spool.tell()
-        spool.seek(0)
-        if size <= SPOOL_BYTES:  # small: sent from memory, no file left open
-            body = io.BytesIO(spool.read())
-            spool.close()
-        else:
-            body = spool
-    except BaseException:
-        spool.close()
-        raise
+    download = stream.start(
+        session, current_app.extensions["tracker.sessionmaker"], fmt, filters, options,
+        actor=current_user,
+    )  # fmt: skip
     found = formats.find(fmt)
+    response = Response(download.blocks(), mimetype=found.media_type)
     name = f"tracker-{fmt}-{options.today}.{found.suffix}"
-    response = send_file(body, mimetype=found.media_type, as_attachment=True, download_name=name,
-                         conditional=False, etag=False)  # fmt: skip
-    response.content_length = size
-    response.headers["X-Export-Rows"] = str(rows)
+    response.headers["Content-Disposition"] = f"attachment; filename={name}"
+    response.headers["X-Accel-Buffering"] = "no"  # a proxy passes the blocks on as they come
     return response
 
 
@@ -137,7 +121,12 @@ def effort_page():
     if not refused:
         try:
             options = options_from_config(current_app.config, clock.now())
-            found = effort.effort(session, form.filters(session), options)
+            filters = form.filters(session)
+            found = current_app.extensions["tracker.figures"].get(
+                session,
+                effort.cache_key(filters, options),
+                lambda: effort.effort(session, filters, options),
+            )
         except InvalidInput as exc:
             show_errors(form, exc)
             refused = True
