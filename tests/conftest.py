@@ -250,6 +250,19 @@ CSRF_RE = re.compile(
 )
 
 
+def explain(session, query) -> str:
+    """The plan of a statement: EXPLAIN QUERY PLAN on SQLite, EXPLAIN on PostgreSQL (which is
+    asked what it could use: a test's tables are too small for it to choose an index)."""
+    compiled = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    if session.get_bind().dialect.name == "sqlite":
+        rows = session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
+        return "\n".join(str(r[-1]) for r in rows)
+    session.execute(text("SET enable_seqscan = off"))
+    plan = "\n".join(session.scalars(text(f"EXPLAIN {compiled}")))
+    session.execute(text("RESET enable_seqscan"))
+    return plan
+
+
 def csrf_token(client, url: str) -> str:
     """The CSRF token of the form at `url`, as a browser would read it."""
     html = client.get(url).get_data(as_text=True)

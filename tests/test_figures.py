@@ -8,7 +8,7 @@ from itertools import pairwise
 import pytest
 from sqlalchemy import delete, select, update
 
-from tracker import fieldwork, figures
+from tracker import fieldwork, figures, individuals
 from tracker.models import Deployment, Sighting, Species, Station
 
 
@@ -81,3 +81,51 @@ def test_the_map_is_computed_once_per_filter_and_change(app, as_role, session, p
     session.commit()
     assert client.get("/map?species=all").status_code == 200
     assert cache.computed == computed + 2
+
+
+def test_effort_is_computed_once_per_filter_and_change(app, as_role, session, place):
+    cache = app.extensions["tracker.figures"]
+    client = as_role("researcher")
+    sighting(session, place, 1)
+    first = client.get("/exports/effort").get_data(as_text=True)
+    computed = cache.computed
+    assert client.get("/exports/effort").get_data(as_text=True) == first
+    assert cache.computed == computed
+    assert client.get("/exports/effort?date_from=2024-03-01").status_code == 200
+    assert cache.computed == computed + 1  # another filter, another figure
+    sighting(session, place, 20)  # another event: the effort changes
+    page = client.get("/exports/effort").get_data(as_text=True)
+    assert cache.computed == computed + 2
+    assert page != first
+
+
+def test_an_individuals_figures_are_computed_once_per_change(app, as_role, session, place):
+    cat = individuals.create(session, code="AL-1", species=leopard(session))
+    session.commit()
+    cache = app.extensions["tracker.figures"]
+    client = as_role("ranger")
+    row = sighting(session, place, 1)
+    row.individual = cat
+    session.commit()
+    assert "1 independent event" in client.get(f"/individuals/{cat.id}").get_data(as_text=True)
+    computed = cache.computed
+    client.get(f"/individuals/{cat.id}")
+    assert cache.computed == computed
+    later = sighting(session, place, 20)
+    later.individual = cat
+    session.commit()
+    assert "2 independent events" in client.get(f"/individuals/{cat.id}").get_data(as_text=True)
+    assert cache.computed == computed + 1
+
+
+def test_the_timestamp_report_is_computed_once_per_change(app, as_role, session, place):
+    cache = app.extensions["tracker.figures"]
+    client = as_role("ranger")
+    assert client.get(f"/deployments/{place.id}/timestamps").status_code == 200
+    computed = cache.computed
+    assert client.get(f"/deployments/{place.id}/timestamps").status_code == 200
+    assert cache.computed == computed
+    session.execute(update(Deployment).values(clock_offset_s=3600))
+    session.commit()
+    assert client.get(f"/deployments/{place.id}/timestamps").status_code == 200
+    assert cache.computed == computed + 1

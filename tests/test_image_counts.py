@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from conftest import explain
 from sqlalchemy import delete, event, exists, func, select, text, tuple_, update
 
 from tracker import clockfix, fieldwork, imagelist, sightings, species
@@ -146,17 +147,6 @@ def test_counts_stay_right_through_imports_tags_merges_deletions_and_clock_fixes
     session.execute(update(Image).where(Image.id == images[5].id).values(deployment_id=second.id))
     session.commit()
     assert kept(session) == recount(session)
-
-
-def explain(session, query) -> str:
-    compiled = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
-    if session.get_bind().dialect.name == "sqlite":
-        rows = session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
-        return "\n".join(str(r[-1]) for r in rows)
-    session.execute(text("SET enable_seqscan = off"))  # a tiny table: ask what it could use
-    plan = "\n".join(session.scalars(text(f"EXPLAIN {compiled}")))
-    session.execute(text("RESET enable_seqscan"))
-    return plan
 
 
 CASES = {
