@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from tracker import create_app, migrate
+from tracker.exports import stream
 from tracker.models import SEED_SPECIES, Base, Species, User
 
 REPO = Path(__file__).resolve().parent.parent
@@ -167,6 +168,7 @@ def app_config(db_url, tmp_path, monkeypatch) -> dict:
 def app(app_config):
     app = create_app(app_config)
     yield app
+    stream.stop_all()  # downloads a test did not read to the end
     app.extensions["tracker.engine"].dispose()
 
 

@@ -32,6 +32,7 @@ BLOCK = 256 * 1024
 DEPTH = 8  # blocks between the writer and the client: at most 2 MB
 FIRST_WAIT_S = 0.5  # how long the request waits for the first block (or an early error)
 _END = object()
+_running: dict[threading.Thread, _Pipe] = {}  # writers still at work, for stop_all
 
 
 class Cancelled(Exception):
@@ -111,6 +112,7 @@ def start(
         name=f"export-{entry.id}",
         daemon=True,
     )
+    _running[worker] = pipe
     worker.start()
     try:
         first = pipe.blocks.get(timeout=FIRST_WAIT_S)
@@ -144,3 +146,13 @@ def _write(sessions, write, filters: Filters, options: Options, audit_id: int, p
         pipe.finish(exc)
     else:
         pipe.finish(_END)
+    finally:
+        _running.pop(threading.current_thread(), None)
+
+
+def stop_all(timeout: float = 10) -> None:
+    """Stop the exports still being written and wait for their threads (before a process lets
+    its database go: a worker shutting down, the end of a test)."""
+    for worker, pipe in list(_running.items()):
+        pipe.cancelled.set()
+        worker.join(timeout)
