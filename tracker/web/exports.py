@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, render_template, request
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from sqlalchemy import select
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length
@@ -112,23 +113,32 @@ def _download(session, fmt: str, filters: Filters, form: ExportForm):
     return response
 
 
+def _effort_tables(session, filters: Filters, options) -> tuple[effort.Effort, Markup]:
+    """The effort and its tables, rendered: both kept until the data changes."""
+    found = effort.effort(session, filters, options)
+    html = render_template("exports/_effort_tables.html", effort=found)
+    return found, Markup(html)  # noqa: S704 - Jinja's output, escaped as it was rendered
+
+
 @bp.route("/effort")
 @requires("export")
 def effort_page():
     session = get_session()
     form = EffortForm(formdata=request.args).fill(session)
-    found, refused = None, not form.validate()
+    found, tables, refused = None, None, not form.validate()
     if not refused:
         try:
             options = options_from_config(current_app.config, clock.now())
             filters = form.filters(session)
-            found = current_app.extensions["tracker.figures"].get(
+            found, tables = current_app.extensions["tracker.figures"].get(
                 session,
                 effort.cache_key(filters, options),
-                lambda: effort.effort(session, filters, options),
+                lambda: _effort_tables(session, filters, options),
             )
         except InvalidInput as exc:
             show_errors(form, exc)
             refused = True
-    page = render_template("exports/effort.html", form=form, effort=found, args=request.args)
+    page = render_template(
+        "exports/effort.html", form=form, effort=found, tables=tables, args=request.args
+    )
     return page, 400 if refused else 200
