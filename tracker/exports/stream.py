@@ -81,8 +81,9 @@ class Download:
 
     def blocks(self) -> Iterator[bytes]:
         try:
-            if self.first:
-                yield self.first
+            # Nothing yet (a large export's first block can take seconds): an empty block has
+            # the server send the headers now, so the browser's download starts at once.
+            yield self.first
             while (item := self.pipe.blocks.get()) is not _END:
                 if isinstance(item, BaseException):
                     raise item
