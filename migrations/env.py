@@ -21,10 +21,17 @@ config = context.config
 target_metadata = Base.metadata
 
 
+def include_name(name, type_, _parent_names) -> bool:
+    """The tracker's own tables only: a job queue kept in the same PostgreSQL database
+    (TRACKER_JOBS_URL) adds huey's `huey_*` tables, which no migration may drop."""
+    return not (type_ == "table" and name.startswith("huey_"))
+
+
 def run_migrations_offline() -> None:
     context.configure(
         url=config.get_main_option("sqlalchemy.url"),
         target_metadata=target_metadata,
+        include_name=include_name,
         literal_binds=True,
         render_as_batch=True,
         compare_type=True,
@@ -40,6 +47,7 @@ def run_migrations_online() -> None:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
+            include_name=include_name,
             # SQLite cannot ALTER most things: batch mode rebuilds tables instead.
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from workers import start_worker, stop_worker, wait_until
 
 from tracker import jobs
+from tracker.jobs import queue
 from tracker.models import AuditLog, Job
 
 
@@ -102,3 +103,29 @@ def test_a_job_that_keeps_failing_fails_with_its_reason(job_app, tmp_path):
 def test_a_job_is_named_by_its_import_path(job_app):
     with job_app.extensions["tracker.sessionmaker"]() as session, pytest.raises(ValueError):
         jobs.submit(session, job_app.config, "not a function")
+
+
+def test_a_queue_in_the_trackers_own_database_leaves_its_schema_alone(
+    app_config, backend, tmp_path
+):
+    """On PostgreSQL the queue may live in the tracker's database (one service for workers on
+    other machines): huey adds its huey_* tables, and `tracker db check` still passes."""
+    from tracker import create_app
+
+    config = app_config | {"JOB_LEASE_SECONDS": 2}
+    if backend == "postgresql":
+        config["JOBS_URL"] = app_config["DATABASE_URL"]
+    app = create_app(config, web=False)
+    try:
+        job_id = _submit(app, "jobfuncs:stamp", label="shared")
+        worker = start_worker(app.config, tmp_path / "worker.log")
+        try:
+            wait_until(lambda: _job(app, job_id).state == "done", what="the job to finish")
+        finally:
+            stop_worker(worker)
+        assert _stamps(app, "shared") == 1
+        result = app.test_cli_runner().invoke(args=["db", "check"])
+        assert result.exit_code == 0, result.output
+    finally:
+        queue.queue(app.config["JOBS_URL"])[0].storage.close()  # the submit's connection
+        app.extensions["tracker.engine"].dispose()

@@ -40,8 +40,10 @@ def _storage(url: str) -> Huey:
         # redis://host:6379/0#name: several trackers (or test runs) on one Redis, each its queue.
         url, _, name = url.partition("#")
         return RedisHuey(name or "tracker", url=url, results=False)
-    if url.startswith(("postgresql://", "postgres://")):
-        return PostgresHuey("tracker", dsn=url, results=False)
+    if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        # The tracker's own DATABASE_URL may be given as it is (huey's tables are huey_*).
+        dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
+        return PostgresHuey("tracker", dsn=dsn, results=False)
     raise RuntimeError(
         f"TRACKER_JOBS_URL must start with sqlite:///, redis:// or postgresql://, not {url!r}"
     )
