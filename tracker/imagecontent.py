@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, func, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from tracker.detections.boxes import counts as box_counts
 from tracker.detections.empty import likely_empty
@@ -86,9 +88,7 @@ def conditions(filters: Filters, walk: bool = False) -> list:
             Sighting, Sighting.id == sighting_image.c.sighting_id
         )
         if filters.species is not None:
-            # `+ 0` keeps a planner off the species' index inside the walk (SQLite took it, and
-            # with it every sighting of the species for each photo).
-            species = Sighting.species_id + 0 if walk else Sighting.species_id
+            species = off_index(Sighting.species_id) if walk else Sighting.species_id
             sighted = sighted.where(species == filters.species)
         if filters.individual:
             sighted = sighted.where(Sighting.individual_id.in_(_individuals(filters.individual)))
@@ -99,6 +99,26 @@ def conditions(filters: Filters, walk: bool = False) -> list:
         walk_boxes = walk and filters.category not in ("person", "vehicle")  # those are rare
         found.append(_within(_boxed(filters), Annotation.image_id, walk_boxes))
     return found
+
+
+class off_index(FunctionElement):
+    """An integer column SQLite must not look up by its index inside a walk (`+ 0`): it took
+    the species' index, and with it every sighting of the species for each photo. PostgreSQL
+    gets the plain column: `+ 0` hid its statistics, it guessed 0.5 % of the sightings were the
+    species' and sorted all 65,850 leopard photos of a season (2.1 s) instead of walking."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(off_index)
+def _off_index(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(off_index, "sqlite")
+def _off_index_sqlite(element, compiler, **kw):
+    return f"({compiler.process(element.clauses, **kw)} + 0)"
 
 
 def _within(query, image_id, walk: bool):
