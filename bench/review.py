@@ -12,6 +12,7 @@ before each page. Each page is fetched through the Flask test client signed in a
 admin: once to warm up, then `--repeat` times; medians.
 
     .venv/bin/python bench/review.py [--url sqlite:////path/season.db] [--load] [--repeat 7]
+    .venv/bin/python bench/review.py --url postgresql+psycopg://postgres@127.0.0.1/season_review
 """
 
 from __future__ import annotations
