@@ -13,8 +13,8 @@ Printed, each beside the commonest-cat baseline measured on the same queries: to
 per photo and per encounter (a burst's photos scored together), top-1 averaged over individuals,
 top-1 per individual; the same again with no reference from the query's station; time per
 query; the "probably new" calibration (each query again with its own cat removed). Extracted
-features are cached in bench/out/reid/ (keyed by the extraction settings), so trying a matching
-variant does not recompute them.
+features are cached in $REID_CACHE (default bench/out/reid/), keyed by the extraction settings,
+so trying a matching variant does not recompute them.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import resource
 import statistics
 import sys
@@ -38,7 +39,7 @@ from tracker.reid import features as feat  # noqa: E402
 from tracker.reid.matcher import Reference, ReferenceIndex, Settings, rank  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "reid" / "snow-leopard"
-CACHE = ROOT / "bench" / "out" / "reid"
+CACHE = Path(os.environ.get("REID_CACHE", ROOT / "bench" / "out" / "reid"))
 
 
 def load_labels() -> list[dict]:
@@ -50,9 +51,15 @@ def load_labels() -> list[dict]:
     return rows
 
 
+def extract(grey, boxes, args) -> feat.BoxFeatures:
+    deinterlace = None if args.deinterlace else False  # None: the 1080 frames only
+    return feat.extract(grey, boxes, args.detector, deinterlace, args.max_side, args.per_box)
+
+
 def features_for(rows: list[dict], args) -> tuple[dict[str, feat.BoxFeatures], list[float]]:
     """Features per photo (cached on disk), and the seconds each uncached extraction took."""
     tag = f"{args.detector}-side{args.max_side}-{'dei' if args.deinterlace else 'raw'}"
+    tag += "-perbox" if args.per_box else ""
     folder = CACHE / tag
     folder.mkdir(parents=True, exist_ok=True)
     out, times = {}, []
@@ -63,9 +70,7 @@ def features_for(rows: list[dict], args) -> tuple[dict[str, feat.BoxFeatures], l
             continue
         grey = feat.read_grey(DATA / "images" / row["file"])
         t0 = time.perf_counter()
-        f = feat.extract(
-            grey, row["boxes"], args.detector, None if args.deinterlace else False, args.max_side
-        )
+        f = extract(grey, row["boxes"], args)
         times.append(time.perf_counter() - t0)
         path.write_bytes(f.to_bytes())
         out[row["file"]] = f
@@ -133,6 +138,7 @@ def summary(results: list[dict]) -> dict:
         out[f"{name}_top1_mean_cats"] = np.mean(list(out[f"{name}_top1_by_cat"].values()))
     # Per encounter: the burst's scores added up; the commonest baseline is the same per photo.
     enc1 = enc5 = base1 = base5 = 0
+    pooled = defaultdict(list)  # per cat: each photo answered with its burst's summed scores
     for rs in by_enc.values():
         total = Counter()
         for r in rs:
@@ -140,6 +146,7 @@ def summary(results: list[dict]) -> dict:
         ranked = [c for c, _ in total.most_common()]
         cat = rs[0]["cat"]
         enc1 += _hit(ranked, cat, 1)
+        pooled[cat] += [_hit(ranked, cat, 1)] * len(rs)
         enc5 += _hit(ranked, cat, 5)
         base1 += _hit(rs[0]["commonest"], cat, 1)
         base5 += _hit(rs[0]["commonest"], cat, 5)
@@ -149,6 +156,8 @@ def summary(results: list[dict]) -> dict:
         "matcher_top5_encounter": enc5 / n,
         "commonest_top1_encounter": base1 / n,
         "commonest_top5_encounter": base5 / n,
+        "matcher_top1_pooled_mean_cats": np.mean([np.mean(v) for v in pooled.values()]),
+        "commonest_top1_pooled_mean_cats": out["commonest_top1_mean_cats"],
     }
     secs = [r["seconds"] for r in results]
     out["query_median_s"] = statistics.median(secs)
@@ -164,6 +173,7 @@ def show(title: str, s: dict) -> None:
         ("top-1 per encounter", "top1_encounter"),
         ("top-5 per encounter", "top5_encounter"),
         ("top-1 averaged over individuals", "top1_mean_cats"),
+        ("  the same, a burst as one query", "top1_pooled_mean_cats"),
     ):
         m, b = s[f"matcher_{key}"], s[f"commonest_{key}"]
         print(f"  {label:34s} matcher {m:.3f}  commonest {b:.3f}  = {m / max(b, 1e-9):.2f}x")
@@ -223,9 +233,7 @@ def time_features(rows, args, count: int) -> None:
     for row in rows[:: max(1, len(rows) // count)][:count]:
         grey = feat.read_grey(DATA / "images" / row["file"])
         w0, c0 = time.perf_counter(), time.process_time()
-        feat.extract(
-            grey, row["boxes"], args.detector, None if args.deinterlace else False, args.max_side
-        )
+        extract(grey, row["boxes"], args)
         wall.append(time.perf_counter() - w0)
         cpu.append(time.process_time() - c0)
     print(
@@ -238,12 +246,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--detector", choices=feat.DETECTORS, default="hesaff")
     ap.add_argument("--max-side", type=int, default=feat.MAX_SIDE)
-    ap.add_argument("--no-deinterlace", dest="deinterlace", action="store_false")
+    ap.add_argument("--deinterlace", action="store_true", help="one field of 1080 frames")
+    ap.add_argument("--per-box", action="store_true", help="describe each pattern box alone")
     ap.add_argument("--no-root", dest="root", action="store_false")
     ap.add_argument("--k", type=int, default=Settings.k)
     ap.add_argument("--shortlist", type=int, default=Settings.shortlist)
-    ap.add_argument("--ransac", type=float, default=Settings.ransac_px)
-    ap.add_argument("--min-inliers", type=int, default=Settings.min_inliers)
+    ap.add_argument("--per-individual", type=int, default=Settings.per_individual)
+    ap.add_argument("--xy", type=float, default=Settings.sv_xy)
+    ap.add_argument("--checks", type=int, default=Settings.checks)
+    ap.add_argument("--no-calibrate", action="store_true", help="skip the probably-new figure")
     ap.add_argument("--speed", action="store_true", help="also time ~2,000 reference boxes")
     ap.add_argument("--no-station", action="store_true", help="skip the no-station figure")
     ap.add_argument(
@@ -258,8 +269,9 @@ def main() -> None:
         k=args.k,
         root=args.root,
         shortlist=args.shortlist,
-        ransac_px=args.ransac,
-        min_inliers=args.min_inliers,
+        per_individual=args.per_individual,
+        sv_xy=args.xy,
+        checks=args.checks,
     )
     rows = load_labels()
     t0 = time.perf_counter()
@@ -279,14 +291,12 @@ def main() -> None:
         time_features(rows, args, args.time_features)
     present = run(rows, feats, settings, "encounter")
     show("leave one encounter out", summary(present))
-    if args.no_station:
-        pass
-    else:
+    if not args.no_station:
         show(
             "no reference from the query's station", summary(run(rows, feats, settings, "station"))
         )
-    absent = run(rows, feats, settings, "encounter", drop_own_cat=True)
-    calibrate(present, absent)
+    if not args.no_calibrate:
+        calibrate(present, run(rows, feats, settings, "encounter", drop_own_cat=True))
     if args.speed:
         speed(rows, feats, settings, copies=7)
 

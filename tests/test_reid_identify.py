@@ -99,9 +99,14 @@ def test_a_new_leopard_box_queues_its_features_and_the_job_stores_them(app, sess
     session.commit()
     assert result == {"computed": 1}
     stored = session.scalars(select(PatternFeatures)).one()
-    assert stored.keypoints > 100 and stored.detector == "hesaff"
+    assert stored.keypoints > 100 and stored.detector == "hesaff-full"
     # Run again: nothing to do, the stored features are kept.
     assert store.compute_job(session, app.config, image_ids=[image.id]) == {"computed": 0}
+    # Features an earlier recipe made (700 px, one field) are made again by the current one.
+    stored.detector = "hesaff"
+    session.commit()
+    assert store.compute_job(session, app.config, image_ids=[image.id]) == {"computed": 1}
+    assert session.scalars(select(PatternFeatures)).one().detector == "hesaff-full"
 
 
 def _catalogue(session, app, stations) -> dict[str, int]:

@@ -15,6 +15,7 @@ import pytest
 from conftest import SHARED
 
 from tracker.reid import features as feat
+from tracker.reid import spatial
 from tracker.reid.matcher import Reference, ReferenceIndex, probably_new, rank
 
 DATA = SHARED / "reid" / "snow-leopard"
@@ -56,6 +57,48 @@ def test_a_box_gives_coat_keypoints_inside_it_only():
     assert inside.all()
     again = feat.BoxFeatures.from_bytes(f.to_bytes())
     assert np.array_equal(again.descriptors, f.descriptors) and again.detector == "hesaff"
+
+
+def test_each_keypoint_keeps_its_affine_region_and_old_blobs_still_load():
+    f = features(BURST[1])
+    shapes = f.region_shapes()
+    assert shapes.shape == (len(f), 3) and (shapes[:, 0] > 0).all() and (shapes[:, 2] > 0).all()
+    # Hessian-affine regions are ellipses, not circles: many are sheared or stretched.
+    assert np.mean(np.abs(shapes[:, 1]) > 0.05 * shapes[:, 0]) > 0.3
+    assert np.allclose(feat.BoxFeatures.from_bytes(f.to_bytes()).shapes, shapes)
+    # Features stored before the shapes were kept: a circle of the keypoint's scale.
+    old = feat.BoxFeatures(f.keypoints, f.descriptors, f.detector)
+    circles = feat.BoxFeatures.from_bytes(old.to_bytes()).region_shapes()
+    assert np.allclose(circles[:, 0], f.keypoints[:, 2]) and not circles[:, 1].any()
+
+
+def test_each_pattern_box_can_be_described_alone():
+    name = BURST[1]
+    grey = feat.read_grey(DATA / "images" / name)
+    boxes = json.loads(labels()[name]["pattern_boxes"])
+    f = feat.extract(grey, boxes, per_box=True)
+    assert len(f) > 100
+    kx, ky = f.keypoints[:, 0], f.keypoints[:, 1]
+    inside = [(kx >= x) & (kx < x + w) & (ky >= y) & (ky < y + h) for x, y, w, h in boxes]
+    assert np.logical_or.reduce(inside).all()
+    assert all(part.sum() > 10 for part in inside)  # every box gave keypoints of its own
+
+
+def test_spatial_verification_keeps_the_matches_one_affine_map_explains():
+    q = features(BURST[1])
+    # The same coat seen 20 % larger and shifted: every region moves and grows with it.
+    moved = q.keypoints.copy()
+    moved[:, :2] = moved[:, :2] * 1.2 + [40, -25]
+    moved[:, 2] *= 1.2
+    ref = feat.BoxFeatures(moved, q.descriptors, q.detector, q.region_shapes() * 1.2)
+    rng = np.random.default_rng(7)
+    true = rng.choice(len(q), 60, replace=False)
+    false = rng.choice(len(q), 60, replace=False)
+    qi = np.concatenate([true, false])
+    ri = np.concatenate([true, rng.permutation(false)])
+    kept = spatial.verify(q, ref, qi, ri, np.ones(len(qi)))
+    good = qi[kept] == ri[kept]
+    assert good.sum() >= 55 and (~good).sum() <= 3
 
 
 def test_the_text_banners_of_a_1080_frame_are_found():

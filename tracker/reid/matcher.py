@@ -1,10 +1,11 @@
-"""Rank known individuals for one query box: nearest neighbours, LNBNN, RANSAC re-ranking.
+"""Rank known individuals for one query box: nearest neighbours, LNBNN, spatial verification.
 
 The recipe is HotSpotter's (Crall et al. 2013): every reference descriptor goes into one FLANN
-index; each query descriptor votes for the individuals among its nearest neighbours with the
-LNBNN weight (how much closer than the next, "background", neighbour); the best references are
-then verified geometrically and re-ranked by the weight of their RANSAC inliers. Pure numpy and
-OpenCV: no Flask, no database.
+index; each query descriptor matches its nearest neighbours with the LNBNN weight (how much
+closer than the next, "background", neighbour); the best-voted references (and the best few of
+every individual) are verified with HotSpotter's one-match affine hypotheses (`spatial`), and
+an individual scores its best reference's weight of verified matches. Pure numpy and OpenCV:
+no Flask, no database.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from tracker.reid import spatial
 from tracker.reid.features import BoxFeatures
 
 FLANN_KDTREE = 1
@@ -37,7 +39,7 @@ class Candidate:
     individual: str
     score: float  # weight of geometrically verified matches (0 when none verified)
     reference: Hashable  # the reference box that matched best
-    vote: float  # LNBNN vote before verification
+    vote: float  # LNBNN weight of its best-voted reference's matches, before verification
     inliers: int
     flank_match: bool = True  # False: found only on references of the opposite flank
     matches: tuple = field(default=(), repr=False)  # (query xy, reference xy) inlier pairs
@@ -46,14 +48,13 @@ class Candidate:
 @dataclass(frozen=True)
 class Settings:
     k: int = 4  # neighbours that vote
-    search: int = 24  # neighbours fetched, so excluded ones can be skipped
+    search: int = 24  # neighbours fetched, so excluded ones can be skipped (more when needed)
     root: bool = True  # RootSIFT (Arandjelovic & Zisserman 2012)
-    shortlist: int = 10  # individuals whose references are verified geometrically
-    per_individual: int = 3  # references verified per shortlisted individual
-    ratio: float = 0.8  # Lowe's ratio test in the one-to-one matching
-    vote: str = "distinct"  # "distinct": normalised by the nearest other cat; "lnbnn"
-    ransac_px: float = 0.04  # inlier distance, as a share of the reference region's diagonal
-    min_inliers: int = 5
+    shortlist: int = 20  # references verified, the best-voted first
+    per_individual: int = 3  # and the best-voted few of every individual voted for
+    sv_xy: float = 0.01  # inlier distance, as a share of the reference region's diagonal
+    sv_scale: float = 2.0  # an inlier's region may differ in size by this factor at most
+    max_matches: int = 400  # matches of one reference verified (the heaviest)
     checks: int = 64  # FLANN leaves visited per search: speed against exactness
 
 
@@ -92,130 +93,109 @@ class ReferenceIndex:
         q = _prepare(desc, self.settings.root)
         k = min(k, len(self._data))
         idx, dist2 = self._index.knnSearch(q, k, params={"checks": self.settings.checks})
+        # FLANN marks a neighbour it did not find with -1: one as far as can be stands in.
+        missing = idx < 0
+        idx[missing], dist2[missing] = 0, 2.0  # the farthest two RootSIFT vectors can be
         return idx, np.sqrt(np.maximum(dist2, 0))
 
 
-def lnbnn_votes(
+def lnbnn_matches(
     index: ReferenceIndex, query: BoxFeatures, allowed: np.ndarray
-) -> tuple[np.ndarray, dict[int, list[tuple[int, int, float]]]]:
-    """LNBNN vote of each individual, and the weighted matches of each reference.
+) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Each allowed reference's matches with the query: (query rows, reference rows, weights).
 
-    `allowed` is a boolean per reference. A query descriptor gives each individual at most one
-    vote (its best neighbour of that individual), so a cat with many references does not win
-    by number alone.
+    A query descriptor matches its k nearest allowed reference descriptors, each weighted by
+    LNBNN (Crall et al. 2013): how much nearer it is than the next, "background", neighbour.
+    `allowed` is a boolean per reference; rows whose fetched neighbours are mostly excluded
+    are searched again deeper.
     """
     s = index.settings
+    k = s.k
     idx, dist = index.neighbours(query.descriptors, s.search)
-    ref = index.owner[idx]
-    ok = allowed[ref]
-    votes = np.zeros(len(index.individuals))
-    matches: dict[int, list[tuple[int, int, float]]] = defaultdict(list)
-    for qi in range(len(idx)):
-        cols = np.flatnonzero(ok[qi])
-        if len(cols) < 2:
-            continue
-        if s.vote == "distinct":
-            _distinct_vote(index, qi, cols, idx, dist, ref, votes, matches)
-            continue
-        voters, norm = cols[: s.k], dist[qi, cols[min(s.k, len(cols) - 1)]]
-        seen: set[int] = set()
-        for c in voters:
-            w = float(norm - dist[qi, c])
-            if w <= 0:
-                break
-            r = int(ref[qi, c])
-            matches[r].append((qi, int(idx[qi, c] - index.offsets[r]), w))
-            ind = int(index.ref_individual[r])
-            if ind not in seen:
-                seen.add(ind)
-                votes[ind] += w
-    return votes, matches
-
-
-def _distinct_vote(index, qi, cols, idx, dist, ref, votes, matches) -> None:
-    """Vote for the nearest neighbour's individual by how much nearer it is than the nearest
-    neighbour of any other individual: a cat with many references does not win by number."""
-    first = int(ref[qi, cols[0]])
-    ind = index.ref_individual[first]
-    others = cols[index.ref_individual[ref[qi, cols]] != ind]
-    # No other cat among the neighbours fetched (a catalogue of one): the farthest fetched is
-    # the background, as in LNBNN.
-    norm = dist[qi, others[0]] if len(others) else dist[qi, cols[-1]]
-    w = float(norm - dist[qi, cols[0]])
-    if w > 0:
-        votes[ind] += w
-        for c in cols[: index.settings.k]:
-            r = int(ref[qi, c])
-            if index.ref_individual[r] == ind:
-                matches[r].append((qi, int(idx[qi, c] - index.offsets[r]), w))
-
-
-def one_to_one(query: BoxFeatures, reference: BoxFeatures, s: Settings) -> list:
-    """Query-to-reference matches that pass Lowe's ratio test, weighted by its margin."""
-    if len(query) < 2 or len(reference) < 2:
-        return []
-    a, b = _prepare(query.descriptors, s.root), _prepare(reference.descriptors, s.root)
-    pairs = cv2.BFMatcher(cv2.NORM_L2).knnMatch(a, b, k=2)
-    out = []
-    for m in pairs:
-        if len(m) == 2 and m[0].distance < s.ratio * m[1].distance:
-            out.append((m[0].queryIdx, m[0].trainIdx, 1.0 - m[0].distance / m[1].distance))
+    ok = allowed[index.owner[idx]]
+    short = np.flatnonzero(ok.sum(axis=1) <= k)
+    if len(short) and idx.shape[1] < len(index.owner):
+        more_idx, more_dist = index.neighbours(query.descriptors[short], s.search * 8)
+        more_ok = allowed[index.owner[more_idx]]
+        # Keep the k + 1 first allowed of each row searched again.
+        order = np.argsort(~more_ok, axis=1, kind="stable")[:, : idx.shape[1]]
+        idx[short] = np.take_along_axis(more_idx, order, 1)[:, : idx.shape[1]]
+        dist[short] = np.take_along_axis(more_dist, order, 1)[:, : idx.shape[1]]
+        ok[short] = np.take_along_axis(more_ok, order, 1)[:, : idx.shape[1]]
+    # Position of each allowed neighbour among the allowed ones of its row.
+    rank_in_row = np.cumsum(ok, axis=1) - 1
+    n_allowed = ok.sum(axis=1)
+    norm_col = np.argmax(ok & (rank_in_row == np.minimum(k, n_allowed - 1)[:, None]), axis=1)
+    norm = dist[np.arange(len(dist)), norm_col]
+    voter = ok & (rank_in_row < np.minimum(k, n_allowed - 1)[:, None])
+    weight = norm[:, None] - dist
+    voter &= weight > 0
+    rows, cols = np.nonzero(voter)
+    pos = idx[rows, cols]
+    refs = index.owner[pos]
+    local = pos - index.offsets[refs]
+    w = weight[rows, cols].astype(np.float64)
+    order = np.argsort(refs, kind="stable")
+    refs, rows, local, w = refs[order], rows[order], local[order], w[order]
+    bounds = np.flatnonzero(np.diff(refs)) + 1
+    out = {}
+    starts = np.concatenate([[0], bounds])
+    for st, q, r, ww in zip(
+        starts, np.split(rows, bounds), np.split(local, bounds), np.split(w, bounds), strict=True
+    ):
+        if len(q):
+            out[int(refs[st])] = (q, r, ww)
     return out
 
 
-def verify(
-    query: BoxFeatures, reference: BoxFeatures, pairs: list[tuple[int, int, float]], s: Settings
-) -> tuple[float, int, tuple]:
-    """Weight of the matches consistent with one affine map of the coat, their number, and the
-    matched points (for drawing). A flank seen from another angle is close to affine."""
-    if len(pairs) < max(3, s.min_inliers):
-        return 0.0, 0, ()
-    qi = np.array([p[0] for p in pairs])
-    ri = np.array([p[1] for p in pairs])
-    w = np.array([p[2] for p in pairs])
-    src = query.keypoints[qi, :2].astype(np.float32)
-    dst = reference.keypoints[ri, :2].astype(np.float32)
-    span = np.ptp(reference.keypoints[:, :2], axis=0)
-    thresh = max(3.0, s.ransac_px * float(np.hypot(*span)))
-    _, mask = cv2.estimateAffine2D(
-        src, dst, method=cv2.RANSAC, ransacReprojThreshold=thresh, maxIters=500, confidence=0.99
+def _verified(index: ReferenceIndex, query: BoxFeatures, ref: int, match) -> tuple:
+    """(score, inliers, matched points) of one reference: the LNBNN weight of its matches
+    that agree spatially."""
+    s = index.settings
+    qi, ri, w = match
+    if len(w) > s.max_matches:
+        keep = np.argsort(-w)[: s.max_matches]
+        qi, ri, w = qi[keep], ri[keep], w[keep]
+    features = index.references[ref].features
+    inl = spatial.verify(query, features, qi, ri, w, s.sv_xy, s.sv_scale)
+    pts = tuple(
+        zip(
+            query.keypoints[qi[inl], :2].tolist(),
+            features.keypoints[ri[inl], :2].tolist(),
+            strict=True,
+        )
     )
-    if mask is None:
-        return 0.0, 0, ()
-    inl = mask.ravel().astype(bool)
-    # One query keypoint counts once even if it matched the reference twice.
-    _, first = np.unique(qi[inl], return_index=True)
-    n = len(first)
-    if n < s.min_inliers:
-        return 0.0, n, ()
-    pts = tuple(zip(src[inl].tolist(), dst[inl].tolist(), strict=True))
-    return float(w[inl][first].sum()), n, pts
+    return float(w[inl].sum()), len(inl), pts
 
 
 def _ranked(
     index: ReferenceIndex, query: BoxFeatures, allowed: np.ndarray, flank_match: bool
 ) -> list[Candidate]:
-    """Shortlist by votes, then match the shortlisted cats' best references one to one and
-    keep the weight of the RANSAC inliers: the final score of an individual is its best
-    reference's."""
+    """Shortlist references by their LNBNN vote (the best overall and the best few of each
+    individual, so that a cat with few references is verified too), verify them spatially;
+    an individual's score is its best reference's (not a sum: a cat with many references does
+    not win by number)."""
     s = index.settings
-    votes, matches = lnbnn_votes(index, query, allowed)
-    per_ref = {r: sum(m[2] for m in ms) for r, ms in matches.items()}
-    refs_of: dict[int, list[int]] = defaultdict(list)
-    for r in sorted(per_ref, key=lambda r: -per_ref[r]):
-        refs_of[int(index.ref_individual[r])].append(r)
-    ranked = sorted(refs_of, key=lambda i: -votes[i])
-    best: dict[int, Candidate] = {}
-    for n, ind in enumerate(ranked):
-        for r in refs_of[ind][: s.per_individual if n < s.shortlist else 1]:
-            ref = index.references[r]
-            score, inl, pts = 0.0, 0, ()
-            if n < s.shortlist:
-                score, inl, pts = verify(query, ref.features, one_to_one(query, ref.features, s), s)
-            if ind not in best or score > best[ind].score:
-                best[ind] = Candidate(
-                    ref.individual, score, ref.key, float(votes[ind]), inl, flank_match, pts
-                )
+    matches = lnbnn_matches(index, query, allowed)
+    vote = {r: float(m[2].sum()) for r, m in matches.items()}
+    by_vote = sorted(vote, key=lambda r: -vote[r])
+    chosen = set(by_vote[: s.shortlist])
+    seen: dict[int, int] = defaultdict(int)
+    for r in by_vote:
+        ind = int(index.ref_individual[r])
+        if seen[ind] < s.per_individual:
+            chosen.add(r)
+        seen[ind] += 1
+    best: dict[str, Candidate] = {}
+    for r in by_vote:
+        ref = index.references[r]
+        score, inl, pts = _verified(index, query, r, matches[r]) if r in chosen else (0.0, 0, ())
+        old = best.get(ref.individual)
+        if old is None or score > old.score:
+            vote_of = max(vote[r], old.vote if old else 0.0)
+            best[ref.individual] = Candidate(
+                ref.individual, score, ref.key, vote_of, inl, flank_match, pts
+            )
     return sorted(best.values(), key=lambda c: (-c.score, -c.vote, c.individual))
 
 

@@ -68,21 +68,22 @@ def read_image(media_dir: str, image: Image):
 
 
 def compute(session: Session, media_dir: str, boxes: Iterable[Annotation]) -> int:
-    """Features for the boxes that have none, or were computed on a box since moved."""
+    """Features for the boxes that have none, were computed on a box since moved, or were
+    made by an earlier recipe."""
     from tracker.reid import features as feat
 
     done = 0
     by_image: dict[int, list[Annotation]] = {}
     for box in boxes:
         stored = session.get(PatternFeatures, box.id)
-        if stored is None or stored.bbox != box.bbox:
+        if stored is None or stored.bbox != box.bbox or stored.detector != feat.RECIPE:
             by_image.setdefault(box.image_id, []).append(box)
     for boxes_of_image in by_image.values():
         grey = read_image(media_dir, boxes_of_image[0].image)
         for box in boxes_of_image:
             f = feat.extract(grey, [pixel_box(box, grey.shape)])
             stored = session.get(PatternFeatures, box.id) or PatternFeatures(annotation_id=box.id)
-            stored.detector, stored.keypoints = f.detector, len(f)
+            stored.detector, stored.keypoints = feat.RECIPE, len(f)
             stored.bbox, stored.data = box.bbox, f.to_bytes()
             session.add(stored)
             done += 1
