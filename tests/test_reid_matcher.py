@@ -141,10 +141,21 @@ def test_a_flank_is_compared_with_the_same_flank_first():
     assert all(c.flank_match for c in right[:-1])
 
 
+# Four other cats at four other stations, day and night.
+STRANGERS = [OTHER_CAT, "02__Station07__Camera1__2012-8-24__1-52-36(1).JPG",
+             "02__Station13__Camera1__2012-8-16__23-48-34(1).JPG",
+             "02__Station23__Camera1__2012-9-9__21-28-48(8).JPG",
+             "02__Station24__Camera1__2012-8-14__4-19-42(1).JPG"]  # fmt: skip
+
+
 def test_a_cat_missing_from_the_catalogue_is_probably_new():
     query = features(BURST[0])
-    index = ReferenceIndex([reference(OTHER_CAT)])
-    assert probably_new(rank(index, query))
-    again = ReferenceIndex([reference(OTHER_CAT), reference(BURST[1])])
+    index = ReferenceIndex([reference(name) for name in STRANGERS])
+    ranked = rank(index, query)
+    assert len(ranked) == 4 and probably_new(ranked)
+    again = ReferenceIndex([reference(name) for name in [*STRANGERS, BURST[1]]])
     ranked = rank(again, query)
     assert ranked[0].individual == "Cat21" and not probably_new(ranked)
+    # Its verified matches are many, and spread over the coat rather than piled on one spot.
+    points = np.array([q for q, _ in ranked[0].matches])
+    assert len(points) > 30 and np.ptp(points[:, 0]) > 200
