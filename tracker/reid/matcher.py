@@ -226,8 +226,8 @@ def rank(
 
 # Below this verified score the animal may be new. In bench/reid.py's calibration on the shared
 # snow leopards (each query ranked again with its own cat removed from a catalogue of about 280
-# references), 0.31 kept 75 % of the correct top-1 matches and called 83 % of the absent cats
-# new, 0.49 kept half and called 95 % new; the same rosettes seen again seconds apart score 2
+# references), 0.33 kept 75 % of the correct top-1 matches and called 87 % of the absent cats
+# new, 0.63 kept half and called 95 % new; the same rosettes seen again seconds apart score 2
 # to 9. LNBNN weights run higher in a catalogue of a handful of references (its background
 # neighbours are fewer and farther): there a chance match scored up to 0.46.
 NEW_BELOW = 0.5
