@@ -202,8 +202,9 @@ def test_a_list_page_runs_a_bounded_number_of_statements(app, as_role, session, 
         assert client.get(f"/images/{query}").status_code == 200
     finally:
         event.remove(engine, "before_cursor_execute", listener)
-    # The user, two filter choices, the counts (5 when dates cap them), two page queries.
-    assert len(statements) <= 10, statements
+    # The user, the figures' version, three filter choices, the species of the tagging bar, the
+    # counts (5 when dates cap them), the page, and the thumbnails' labels (sightings, boxes).
+    assert len(statements) <= 14, statements
 
 
 def test_a_common_species_page_walks_the_capture_order(session, place, monkeypatch):
