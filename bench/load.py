@@ -92,6 +92,7 @@ def main() -> None:
     parser.add_argument("--json")
     args = parser.parse_args()
     env = os.environ | {"DATABASE_URL": args.url, "TRACKER_SECRET_KEY": secrets.token_hex(16)}
+    env["TRACKER_SECURE_COOKIES"] = "0"  # plain HTTP on loopback: a secure cookie is never sent
     email, password = add_user(env)
     base = f"http://127.0.0.1:{PORT}"
     server = subprocess.Popen(
