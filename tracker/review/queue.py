@@ -10,13 +10,41 @@ they wait on the likely-empty page, where one key confirms a screenful as blank.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import exists, literal, select
+from sqlalchemy.orm import contains_eager
 
 from tracker.detections.empty import likely_empty
-from tracker.models import Deployment, Image, sighting_image
+from tracker.models import Deployment, Image, ImageCount, Station, sighting_image
 from tracker.sightings import SEQUENCE_ORDER, bursts
+
+MAX_ID_DIGITS = 9
+
+
+def parse_id(text) -> int | None:
+    """An id as typed in an address or a form; anything but a whole number is None."""
+    text = (text or "").strip() if isinstance(text, str) else ""
+    if text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS:
+        return int(text)
+    return None
+
+
+def deployments_to_review(session) -> list[tuple[Deployment, int, int]]:
+    """(deployment, photos, untagged photos) of every deployment with photos, those with work
+    left first; the counts are the ones the database keeps (ImageCount)."""
+    query = (
+        select(Deployment, ImageCount.images, ImageCount.untagged)
+        .join(Deployment.station)
+        .join(ImageCount, ImageCount.deployment_id == Deployment.id)
+        .where(ImageCount.images > 0)
+        .options(contains_eager(Deployment.station))
+        .order_by(Station.code, Deployment.start_date.desc(), Deployment.id.desc())
+    )
+    rows = [tuple(row) for row in session.execute(query)]
+    rows.sort(key=lambda row: row[2] == 0)  # deployments with work left first, stable otherwise
+    return rows
 
 
 @dataclass
@@ -88,3 +116,19 @@ class Queue:
     def index_before(self, image_id: int) -> int:
         """The last burst ending before this image; -1 if there is none."""
         return bisect.bisect_left(self._lasts(), self.rank[image_id]) - 1
+
+    def position(self, args: Mapping[str, str]) -> tuple[int, str | None]:
+        """Which burst the address asks for (`at`, `after` or `before` an image id): (index,
+        the parameter that was not understood)."""
+        for name, locate in (
+            ("at", self.index_at),
+            ("after", self.index_after),
+            ("before", self.index_before),
+        ):
+            if name not in args:
+                continue
+            image_id = parse_id(args[name])
+            if image_id is None or image_id not in self.rank:
+                return 0, name
+            return locate(image_id), None
+        return 0, None
