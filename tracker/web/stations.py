@@ -32,6 +32,16 @@ class StationEditForm(StationForm):
     code = None  # a station's code is stable: it names the station in every export
 
 
+def _details(form: StationForm) -> dict:
+    """What the create and edit forms share, as the domain functions take it."""
+    return {
+        "name": form.name.data or "",
+        "latitude": form.latitude.data,
+        "longitude": form.longitude.data,
+        "notes": form.notes.data or "",
+    }
+
+
 class StationImportForm(FlaskForm):
     file = FileField("CSV file (code, name, latitude, longitude)", validators=[FileRequired()])
 
@@ -77,13 +87,7 @@ def create():
         session = get_session()
         try:
             station = fieldwork.create_station(
-                session,
-                code=form.code.data,
-                name=form.name.data or "",
-                latitude=form.latitude.data,
-                longitude=form.longitude.data,
-                notes=form.notes.data or "",
-                actor=current_user,
+                session, code=form.code.data, **_details(form), actor=current_user
             )
         except InvalidInput as exc:
             show_errors(form, exc)
@@ -102,15 +106,7 @@ def edit(station_id: int):
     if form.validate_on_submit():
         session = get_session()
         try:
-            fieldwork.update_station(
-                session,
-                station,
-                name=form.name.data or "",
-                latitude=form.latitude.data,
-                longitude=form.longitude.data,
-                notes=form.notes.data or "",
-                actor=current_user,
-            )
+            fieldwork.update_station(session, station, **_details(form), actor=current_user)
         except InvalidInput as exc:
             show_errors(form, exc)
         else:
