@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from tracker import sightings
 from tracker.detections import boxes
 from tracker.models import Image, Sighting, sighting_image
+from tracker.review.choices import Choices
 from tracker.review.queue import Queue
 from tracker.review.tagging import summary
 
@@ -28,6 +29,25 @@ class Payloads:
     todo: Queue
     threshold: float  # detection boxes below this score are not shown
     url: Callable[..., str]
+
+    def page(self, index: int, choices: Choices) -> dict:
+        """What the queue page hands review.js: this burst and the next, addresses, keys."""
+        current = self.at(index)
+        dep = self.todo.deployment
+        urls = {
+            "queue": self.url("review.queue", deployment_id=dep.id),
+            "tag": self.url("review.tag", deployment_id=dep.id),
+            "next": self.url("review.next_sequence", deployment_id=dep.id),
+        }
+        return {
+            "urls": urls,
+            "timezone": dep.timezone,
+            "current": current,
+            "next": self.at(index + 1) if current else None,
+            "quick": [{"key": str(n), "id": s.id} for n, s in enumerate(choices.quick, 1)],
+            "leopard_id": choices.leopard.id if choices.leopard else None,
+            "blank_id": choices.blank.id if choices.blank else None,
+        }
 
     def at(self, index: int) -> dict | None:
         """One sequence as review.js shows it (None past either end of the queue)."""

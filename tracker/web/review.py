@@ -151,33 +151,17 @@ def queue(deployment_id: int):
 def _queue_page(session, shown: Payloads, index: int, form: SightingForm, status: int = 200):
     choices = load_choices(session)
     form.species_id.choices = _species_select(choices)
-    current = shown.at(index)
-    following = shown.at(index + 1) if current else None
-    deployment = shown.todo.deployment
-    urls = {
-        "queue": url_for("review.queue", deployment_id=deployment.id),
-        "tag": url_for("review.tag", deployment_id=deployment.id),
-        "next": url_for("review.next_sequence", deployment_id=deployment.id),
-    }
-    data = {
-        "urls": urls,
-        "timezone": deployment.timezone,
-        "current": current,
-        "next": following,
-        "quick": [{"key": str(n), "id": s.id} for n, s in enumerate(choices.quick, 1)],
-        "leopard_id": choices.leopard.id if choices.leopard else None,
-        "blank_id": choices.blank.id if choices.blank else None,
-    }
+    data = shown.page(index, choices)
     page = render_template(
         "review/queue.html",
-        deployment=deployment,
+        deployment=shown.todo.deployment,
         queue=shown.todo,
-        current=current,
-        following=following,
+        current=data["current"],
+        following=data["next"],
         form=form,
         choices=choices,
         data=data,
-        urls=urls,
+        urls=data["urls"],
     )
     return page, status
 
