@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from tracker.models import Image, PatternFeatures, Sighting, sighting_image
 from tracker.reid import identify, store
+from tracker.reid.cache import IndexCache, reference_index
 from tracker.reid.features import BoxFeatures
 from tracker.reid.matcher import Candidate, ReferenceIndex, probably_new, rank
 
@@ -54,10 +55,12 @@ class Unidentified:
     pending: bool = False
 
 
-def rank_unidentified(session: Session, settings, top: int = 5) -> list[Unidentified]:
+def rank_unidentified(
+    session: Session, settings, top: int = 5, indexes: IndexCache | None = None
+) -> list[Unidentified]:
     """Every unidentified patterned-species photo ranked against the catalogue, from stored
-    features only (a page reads, it never computes)."""
-    index = ReferenceIndex(identify.references(session, settings["PATTERN_SPECIES"]))
+    features only (a page reads, it never computes); the index from `indexes` when given."""
+    index = reference_index(session, settings["PATTERN_SPECIES"], indexes)
     out = []
     for image_id in unidentified_images(session, settings["PATTERN_SPECIES"]):
         image = session.get(Image, image_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from tracker.models import Annotation, Image, Individual, PatternFeatures, Sighting
@@ -27,11 +27,12 @@ class Place:
     taken_at: datetime | None
 
 
-def references(session: Session, setting: str) -> list[Reference]:
-    """Every usable reference box of the patterned species."""
+def reference_query(session: Session, setting: str, *columns) -> Select:
+    """The usable reference boxes of the patterned species, selecting `columns`."""
     species = store.pattern_species_ids(session, setting)
-    rows = session.execute(
-        select(PatternFeatures, Annotation, Sighting, Individual.code, Image)
+    return (
+        select(*columns)
+        .select_from(PatternFeatures)
         .join(Annotation, Annotation.id == PatternFeatures.annotation_id)
         .join(Sighting, Sighting.id == Annotation.sighting_id)
         .join(Individual, Individual.id == Sighting.individual_id)
@@ -39,6 +40,13 @@ def references(session: Session, setting: str) -> list[Reference]:
         .where(PatternFeatures.unusable.is_(False), Sighting.species_id.in_(species))
         .order_by(Annotation.id)
     )
+
+
+def references(session: Session, setting: str) -> list[Reference]:
+    """Every usable reference box of the patterned species."""
+    columns = (PatternFeatures, Annotation, Sighting, Individual.code, Image)
+    query = reference_query(session, setting, *columns)
+    rows = session.execute(query)
     out = []
     for feats, box, sighting, code, image in rows:
         flank = box.flank or sighting.flank

@@ -30,8 +30,9 @@ from tracker.models import (
     sighting_image,
 )
 from tracker.reid import identify, store
+from tracker.reid.cache import IndexCache, reference_index
 from tracker.reid.features import BoxFeatures, extract
-from tracker.reid.matcher import Candidate, ReferenceIndex, probably_new, rank
+from tracker.reid.matcher import Candidate, probably_new, rank
 
 TOP = 5
 MAX_RANK = 100  # as `tracker identify --top` allows
@@ -115,9 +116,12 @@ def _shown(session: Session, query: Image, n: int, c: Candidate, ids: dict) -> S
     )
 
 
-def for_box(session: Session, box: Annotation, settings, top: int = TOP) -> Suggestion:
-    """The catalogue ranked for this box (its own event left out, its flank first)."""
-    index = ReferenceIndex(identify.references(session, settings["PATTERN_SPECIES"]))
+def for_box(
+    session: Session, box: Annotation, settings, top: int = TOP, indexes: IndexCache | None = None
+) -> Suggestion:
+    """The catalogue ranked for this box (its own event left out, its flank first); the
+    reference index from `indexes` when given (a web worker's), else built for this call."""
+    index = reference_index(session, settings["PATTERN_SPECIES"], indexes)
     query = _features(session, box, settings["MEDIA_DIR"])
     excluded = identify.same_event(index, box.image, settings["EVENT_MINUTES"])
     flank = box.flank or (box.sighting.flank if box.sighting else None)

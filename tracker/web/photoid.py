@@ -22,6 +22,13 @@ from tracker.web import get_or_404, requires
 bp = Blueprint("photoid", __name__, url_prefix="/photo-id")
 
 
+def _indexes():
+    """This worker's reference index cache (tracker.reid.cache), made with the first page."""
+    from tracker.reid.cache import IndexCache
+
+    return current_app.extensions.setdefault("tracker.reid.indexes", IndexCache())
+
+
 @bp.route("/unidentified")
 @requires("view")
 def unidentified():
@@ -29,7 +36,7 @@ def unidentified():
     from tracker.reid import batch, suggest
 
     session = get_session()
-    rows = batch.rank_unidentified(session, current_app.config)
+    rows = batch.rank_unidentified(session, current_app.config, indexes=_indexes())
     taken = suggest.decisions_summary(session)
     edit = suggest.unidentified_sightings(session, [row.image.id for row in rows])
     return render_template("photoid/unidentified.html", rows=rows, taken=taken, edit=edit)
@@ -46,7 +53,7 @@ def candidates(box_id: int):
     if box.category != "animal":
         return jsonify({"ok": False, "error": f"Box {box.id} is not an animal box."}), 400
     try:
-        found = suggest.for_box(get_session(), box, current_app.config)
+        found = suggest.for_box(get_session(), box, current_app.config, indexes=_indexes())
     except (UnreadableImage, OSError) as exc:
         return jsonify({"ok": False, "error": f"Photo {box.image_id}: {exc}"}), 422
     return jsonify({"ok": True, **found.as_json()})
