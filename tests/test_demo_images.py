@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from test_image_counts import kept, recount
 
 from tracker import clock
 from tracker.models import Deployment, Image, Sighting, Species, sighting_image
@@ -86,3 +87,27 @@ def test_fewer_photos_than_sightings_link_each_at_most_once(runner, session):
     assert session.scalar(select(func.count()).select_from(Image)) == 100
     links = session.scalar(select(func.count()).select_from(sighting_image))
     assert 0 < links <= 100
+
+
+def test_kept_counts_match_the_photos_and_the_triggers_are_back_on(season, session):
+    """On PostgreSQL the loader switches the per-photo count triggers off and recounts once."""
+    assert kept(session) == recount(session)
+    if session.get_bind().dialect.name == "postgresql":
+        states = session.execute(
+            text("SELECT tgname, tgenabled FROM pg_trigger WHERE NOT tgisinternal")
+        ).all()
+        assert states and all(enabled == "O" for _, enabled in states), states
+    deployment = session.scalars(select(Deployment).order_by(Deployment.id)).first()
+    before = kept(session)[deployment.id]
+    session.add(
+        Image(
+            sha256="e" * 64,
+            stored_path="y.jpg",
+            original_filename="y.jpg",
+            bytes=1,
+            deployment=deployment,
+        )
+    )
+    session.flush()
+    after = kept(session)[deployment.id]
+    assert after[:2] == (before[0] + 1, before[1] + 1)  # one more photo, untagged

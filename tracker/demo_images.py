@@ -10,6 +10,13 @@ of these rows answer "not found", which is what a benchmark of the pages wants.
 Rows are inserted per deployment in capture order with ids assigned here, in batches through
 Core executemany, in the caller's transaction: memory stays flat and a million rows load in a
 few minutes on SQLite.
+
+On PostgreSQL the per-row triggers that keep the counts (image_added, image_links_added) would
+rewrite one image_count row per photo: a million versions of a few hundred rows, hours of work.
+There the loader writes each photo's link counts itself, switches those two triggers off inside
+its transaction (ALTER TABLE is transactional there, and other sessions wait on its lock), and
+recounts the deployments it filled in one GROUP BY before switching them on again. SQLite's
+triggers are cheap enough to keep.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from tracker import clock
-from tracker.models import Deployment, Image, Sighting, sighting_image
+from tracker.models import IMAGE_STATUSES, Deployment, Image, Sighting, Species, sighting_image
 
 BATCH = 10_000
 # Share of the photos that belong to a sighting; the rest wait untagged (blank sightings' photos
@@ -35,6 +42,11 @@ LINKED_SHARE = 0.4
 MAX_BURST = 3
 ISSUE_SHARE = 0.01
 RESET_CLOCK = "2000:01:01 00:00:00"
+# image_count's columns and what each counts (as the migration's triggers count them).
+COUNTED = {
+    "timestamp_issues" if status == "timestamp" else status: condition
+    for status, condition in IMAGE_STATUSES.items()
+}
 
 
 @dataclass(frozen=True)
@@ -61,10 +73,17 @@ def add_images(session: Session, count: int, seed: int, last_day_end: datetime) 
     bursts = _bursts(_sightings_by_card(session), per_sighting, count, rng)
     untagged = _untagged_share(cards, count - sum(len(b) for b in bursts.values()), rng)
     next_id = (session.scalar(select(func.max(Image.id))) or 0) + 1
+    blank = _blank_sightings(session)
+    bulk = session.get_bind().dialect.name == "postgresql"
+    if bulk:
+        _count_triggers(session, "DISABLE")
     for card in cards:
         photos = bursts.get(card.id, []) + _untagged(card, untagged[card.id], rng)
         photos.sort(key=lambda p: p[0])
-        next_id = _insert(session, card, photos, next_id)
+        next_id = _insert(session, card, photos, next_id, blank)
+    if bulk:
+        _recount(session, [card.id for card in cards])
+        _count_triggers(session, "ENABLE")
     _restart_sequence(session)
     session.flush()
     return count
@@ -93,6 +112,12 @@ def _sightings_by_card(session: Session) -> dict[int, list[tuple]]:
     for deployment_id, *row in session.execute(query):
         found[deployment_id].append(tuple(row))
     return found
+
+
+def _blank_sightings(session: Session) -> set[int]:
+    """Ids of the sightings that record a blank frame (their photos count as blank)."""
+    query = select(Sighting.id).join(Species, Species.id == Sighting.species_id)
+    return set(session.scalars(query.where(Species.kind == "blank")))
 
 
 def _timed_sightings(session: Session) -> int:
@@ -140,8 +165,10 @@ def _untagged(card: Card, count: int, rng) -> list[tuple]:
     return photos
 
 
-def _insert(session: Session, card: Card, photos: list[tuple], next_id: int) -> int:
-    rows, links = _rows(card, photos, next_id)
+def _insert(
+    session: Session, card: Card, photos: list[tuple], next_id: int, blank: set[int]
+) -> int:
+    rows, links = _rows(card, photos, next_id, blank)
     for batch in _batches(rows):
         session.execute(insert(Image.__table__), batch)
     for batch in _batches(links):
@@ -149,7 +176,9 @@ def _insert(session: Session, card: Card, photos: list[tuple], next_id: int) -> 
     return next_id + len(rows)
 
 
-def _rows(card: Card, photos: list[tuple], first_id: int) -> tuple[list[dict], list[dict]]:
+def _rows(
+    card: Card, photos: list[tuple], first_id: int, blank: set[int]
+) -> tuple[list[dict], list[dict]]:
     rows, links = [], []
     for n, (utc, sighting_id, issue) in enumerate(photos):
         image_id = first_id + n
@@ -159,7 +188,11 @@ def _rows(card: Card, photos: list[tuple], first_id: int) -> tuple[list[dict], l
             raw, issue = RESET_CLOCK, "capture time outside the deployment period"
         elif issue is not None:
             raw, utc = None, None
-        rows.append(_row(card, image_id, utc, raw, issue))
+        row = _row(card, image_id, utc, raw, issue)
+        # What the link triggers would set: each demo photo belongs to one sighting at most.
+        row["sighting_count"] = int(sighting_id is not None)
+        row["blank_count"] = int(sighting_id in blank)
+        rows.append(row)
         if sighting_id is not None:
             links.append({"sighting_id": sighting_id, "image_id": image_id})
     return rows, links
@@ -196,6 +229,32 @@ def _batches(rows: list[dict]) -> Iterator[list[dict]]:
     it = iter(rows)
     while batch := list(islice(it, BATCH)):
         yield batch
+
+
+# The triggers that keep image_count per photo (migration 15fd2d2212a6); the others stay on.
+COUNT_TRIGGERS = (("image", "image_added"), ("sighting_image", "image_links_added"))
+
+
+def _count_triggers(session: Session, action: str) -> None:
+    for table, trigger in COUNT_TRIGGERS:
+        session.execute(text(f"ALTER TABLE {table} {action} TRIGGER {trigger}"))
+
+
+# Built from this module's constants only, never from input.
+_COLUMNS = ", ".join(COUNTED)
+_COUNTS = ", ".join(f"count(*) FILTER (WHERE {c})" for c in COUNTED.values())
+_UPDATES = ", ".join(f"{c} = EXCLUDED.{c}" for c in COUNTED)
+RECOUNT = (
+    f"INSERT INTO image_count (deployment_id, images, {_COLUMNS}) "  # noqa: S608
+    f"SELECT deployment_id, count(*), {_COUNTS} FROM image "
+    "WHERE deployment_id = ANY(:ids) GROUP BY deployment_id "
+    f"ON CONFLICT (deployment_id) DO UPDATE SET images = EXCLUDED.images, {_UPDATES}"
+)
+
+
+def _recount(session: Session, deployment_ids: list[int]) -> None:
+    """image_count of these deployments, counted again from their images in one pass."""
+    session.execute(text(RECOUNT), {"ids": deployment_ids})
 
 
 def _restart_sequence(session: Session) -> None:
