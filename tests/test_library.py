@@ -206,3 +206,16 @@ def test_the_library_sends_nobody_elsewhere_and_names_mistakes(app, client, as_r
 def test_everyone_who_may_tag_gets_the_selection(app, client, as_role, card):
     as_role("researcher")  # researchers tag too (see the permission table)
     assert 'id="library-form"' in client.get("/images/").get_data(as_text=True)
+
+
+def test_option_lists_mark_the_chosen_value_and_escape_labels():
+    from tracker.web import options
+
+    rendered = options.render([(1, "KP-01 <east>"), (12, "A & B")])
+    assert str(rendered) == (
+        '<option value="1">KP-01 &lt;east&gt;</option><option value="12">A &amp; B</option>'
+    )
+    assert 'value="12" selected>' in options.choose(rendered, "12")
+    assert 'value="1" selected>' not in options.choose(rendered, "12")
+    assert options.choose(rendered, "3") == rendered
+    assert options.choose(rendered, '1"><script>') == rendered

@@ -40,7 +40,7 @@ from tracker.detections import people
 from tracker.errors import InvalidInput
 from tracker.models import Deployment, Image, Sighting, Station, sighting_image
 from tracker.sightings import TagRules
-from tracker.web import get_or_404, library, requires
+from tracker.web import get_or_404, library, options, requires
 from tracker.web.forms import show_errors
 
 bp = Blueprint("images", __name__)
@@ -177,10 +177,14 @@ def _ingest_uploads(session, files, deployment: Deployment, results: list) -> in
 
 
 def _choices(session) -> dict:
-    codes = list(session.scalars(select(Station.code).order_by(Station.code)))
+    """The station and deployment filters' options, rendered (kept by the library page)."""
+    codes = session.scalars(select(Station.code).order_by(Station.code))
+    deployments = _deployments(session)
     return {
-        "codes": codes,
-        "deployments": [(d.id, deployment_label(d)) for d in _deployments(session)],
+        "station_options": options.render((code, code) for code in codes),
+        "deployment_options": options.render(
+            (d.id, f"{d.id} · {deployment_label(d)}") for d in deployments
+        ),
     }
 
 

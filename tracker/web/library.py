@@ -20,7 +20,7 @@ from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import Species
 from tracker.sightings import SightingInput
-from tracker.web import requires
+from tracker.web import options, requires
 
 bp = Blueprint("library", __name__)
 
@@ -41,9 +41,21 @@ def page(session, args, places: Callable[[], dict]):
     filters = imagelist.read_filters(args, threshold)
     # Hundreds of stations, deployments and species: their labels change only with the data.
     cached = current_app.extensions["tracker.figures"].get(
-        session, ("library-choices",), lambda: places() | {"species": _species(session)}
+        session,
+        ("library-choices",),
+        lambda: places() | {"species_options": options.render(_species(session))},
     )
-    choices = cached | {"statuses": imagelist.STATUSES, "categories": imagecontent.CATEGORIES}
+    chosen = filters.values
+    choices = {
+        "station_options": options.choose(cached["station_options"], chosen.get("station")),
+        "deployment_options": options.choose(
+            cached["deployment_options"], chosen.get("deployment")
+        ),
+        "filter_species_options": options.choose(cached["species_options"], chosen.get("species")),
+        "species_options": cached["species_options"],
+        "statuses": imagelist.STATUSES,
+        "categories": imagecontent.CATEGORIES,
+    }
     if filters.errors:
         return render_template("images/index.html", filters=filters, **choices), 400
     kept = {k: v for k, v in filters.values.items() if v}
