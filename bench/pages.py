@@ -215,7 +215,8 @@ def main() -> None:
         load(args.url, args.load)
     from tracker import create_app
 
-    app = create_app({"DATABASE_URL": args.url, "SECRET_KEY": "bench", "MEDIA_DIR": "/nonexistent"})
+    settings = {"DATABASE_URL": args.url, "SECRET_KEY": "bench", "MEDIA_DIR": "/nonexistent"}
+    app = create_app(settings | {"PUBLIC_MAP": True})  # off by default: a 404 measures nothing
     results = measure(app, args.repeat, args.offsets, args.only)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

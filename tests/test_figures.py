@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from itertools import pairwise
 
@@ -154,3 +155,22 @@ def test_a_transaction_of_many_statements_moves_the_version_once_on_postgresql(s
         assert after >= before + 21
     sighting(session, place, 25)  # the next transaction moves it again
     assert figures.data_version(session) == after + 1
+
+
+def test_the_public_map_is_computed_once_per_filter_and_change(app, session, place):
+    app.config["PUBLIC_MAP"] = True
+    cache = app.extensions["tracker.figures"]
+    visitor = app.test_client()  # nobody signed in
+
+    def public_map() -> str:  # without the per-request CSP nonces
+        return re.sub(r'nonce="[^"]*"', "", visitor.get("/map/public").get_data(as_text=True))
+
+    sighting(session, place, 1)
+    first = public_map()
+    computed = cache.computed
+    assert public_map() == first
+    assert cache.computed == computed
+    sighting(session, place, 20)  # another event: a cell's count changes
+    page = public_map()
+    assert cache.computed == computed + 1
+    assert page != first

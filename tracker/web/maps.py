@@ -94,6 +94,18 @@ def _drawn(session, filters: mapdata.Filters, options) -> tuple[mapdata.MapData,
     return data, _maps().render(_maps().build_map(data, options))
 
 
+def _public_drawn(session, filters: mapdata.Filters, grid: float, options) -> tuple[list, str]:
+    """The public map's cells and drawing: the event rule over the filter's sightings."""
+    cells = mapdata.public_cells(
+        session,
+        filters,
+        grid=grid,
+        minutes=current_app.config["EVENT_MINUTES"],
+        timezone=current_app.config["TIMEZONE"],
+    )
+    return cells, _maps().render(_maps().public_map(cells, options, grid))
+
+
 @bp.route("")
 @requires("view")
 def index():
@@ -155,14 +167,11 @@ def public():
     except InvalidInput as exc:
         page = render_template("maps/public.html", errors=exc.errors, values=values, **context)
         return page, 400
-    cells = mapdata.public_cells(
+    cells, rendered = current_app.extensions["tracker.figures"].get(
         session,
-        filters,
-        grid=grid,
-        minutes=current_app.config["EVENT_MINUTES"],
-        timezone=current_app.config["TIMEZONE"],
+        ("public-map", tuple(sorted(filters.values.items())), grid, _drawing_settings()),
+        lambda: _public_drawn(session, filters, grid, options),
     )
-    rendered = _maps().render(_maps().public_map(cells, options, grid))
     return render_template(
         "maps/public.html",
         errors={},
