@@ -28,11 +28,11 @@ import threading
 import time
 from pathlib import Path
 
-import stack
 from tusclient import client as tus_client
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
+import stack  # noqa: E402  (the tracker's processes, as the tests start them)
 from linkproxy import LinkProxy  # noqa: E402
 
 MB = 10**6

@@ -1,6 +1,7 @@
-"""Tracker processes for the benchmarks that run it as deployed: the CLI, gunicorn, workers.
+"""Tracker processes as deployed: the CLI, gunicorn web processes, workers.
 
-Shared by bench/multimachine.py and bench/upload.py.
+Shared by tests/multimachine.py (and so tests/test_multimachine.py), bench/multimachine.py and
+bench/upload.py. A failure to start anything raises: a service that cannot start fails the run.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import requests
 
 BIN = Path(sys.executable).parent
-PASSWORD = "a long enough password\n"  # noqa: S105 (a throwaway account on loopback)
+PASSWORD = "a long enough password\n"  # a throwaway account on loopback
 
 
 def free_port() -> int:
@@ -29,7 +30,7 @@ def tracker(env: dict, *args: str, stdin: str | None = None) -> str:
         [str(BIN / "tracker"), *args], env=env, input=stdin, capture_output=True, text=True
     )
     if done.returncode:
-        raise SystemExit(f"tracker {' '.join(args)} failed: {done.stdout}{done.stderr}")
+        raise RuntimeError(f"tracker {' '.join(args)} failed: {done.stdout}{done.stderr}")
     return done.stdout.strip()
 
 
@@ -47,21 +48,30 @@ def ranger_with_station(env: dict) -> str:
 def gunicorn(env: dict, log: Path, workers: int = 2) -> tuple[subprocess.Popen, str]:
     """A gunicorn web process serving the tracker on loopback; the process and its URL."""
     port = free_port()
-    process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--workers", str(workers), "--timeout", "300",
-         "--bind", f"127.0.0.1:{port}", "tracker:create_app()"],
-        env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "--workers", str(workers), "--timeout", "300",
+             "--bind", f"127.0.0.1:{port}", "tracker:create_app()"],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    wait_for(base, lambda: answers(f"{base}/login"), 60)
+    try:
+        wait_for(
+            base, lambda: answers(f"{base}/login"), 60, give_up=lambda: process.poll() is not None
+        )
+    except RuntimeError:
+        stop([process])
+        tail = log.read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"gunicorn did not start at {base}: {tail}") from None
     return process, base
 
 
 def worker(env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [str(BIN / "tracker"), "worker", "--threads", "1"],
-        env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [str(BIN / "tracker"), "worker", "--threads", "1"],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
 
 
 def stop(processes: list[subprocess.Popen]) -> None:
@@ -77,14 +87,16 @@ def stop(processes: list[subprocess.Popen]) -> None:
             process.wait()
 
 
-def wait_for(what: str, check, seconds: float = 600):
+def wait_for(what: str, check, seconds: float = 600, give_up=lambda: False, every: float = 0.2):
+    """Poll `check` until it returns something true, and return that; raise after `seconds`, or
+    as soon as `give_up()` is true (a process it waits on has died)."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not give_up():
         value = check()
         if value:
             return value
-        time.sleep(0.2)
-    raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(every)
+    raise RuntimeError(f"gave up waiting for {what} after {seconds} s")
 
 
 def answers(url: str) -> bool:
