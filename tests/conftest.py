@@ -61,7 +61,15 @@ def pytest_report_header(config):
 
 def pytest_generate_tests(metafunc):
     if "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", metafunc.config.backends, scope="session")
+        # @pytest.mark.backends("postgresql"): a test that only one backend can run runs in that
+        # backend's pass, whenever it is asked for (and, when it is not, shows as skipped).
+        marker = metafunc.definition.get_closest_marker("backends")
+        wanted = [b for b in metafunc.config.backends if marker is None or b in marker.args]
+        if not wanted:
+            only = ", ".join(marker.args)
+            skip = pytest.mark.skip(reason=f"{only} only, and --backends does not ask for it")
+            wanted = [pytest.param(marker.args[0], marks=skip)]
+        metafunc.parametrize("backend", wanted, scope="session")
 
 
 def pytest_terminal_summary(terminalreporter, config):
