@@ -39,6 +39,7 @@ test: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@if echo "$(BACKENDS)" | grep -q postgresql; then scripts/postgres-up.sh; fi
+	scripts/redis-up.sh
 	scripts/browser-up.sh
 	$(BIN)/python -m pytest --backends $(BACKENDS) $(PYTEST_ARGS)
 
