@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Select, func, select, text, tuple_
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm import Session, contains_eager, defer
 
 from tracker import imagecontent as content
 from tracker.detections.boxes import DEFAULT_THRESHOLD
@@ -230,7 +230,12 @@ def _images(where: list) -> Select:
         select(Image)
         .join(Image.deployment)
         .join(Deployment.station)
-        .options(contains_eager(Image.deployment).contains_eager(Deployment.station))
+        .options(
+            contains_eager(Image.deployment).contains_eager(Deployment.station),
+            # A grid shows neither: a real photo's EXIF is kilobytes of JSON to decode.
+            defer(Image.exif, raiseload=True),
+            defer(Image.tags, raiseload=True),
+        )
         .where(*where)
     )
 
