@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from http.cookiejar import CookieJar
 from pathlib import Path
 from urllib.parse import urlencode
@@ -59,12 +60,21 @@ def wait_for(base: str) -> None:
     sys.exit("gunicorn did not start")
 
 
-def warm(base: str, cookie: str, rounds: int) -> None:
-    """Every worker computes its cached figures once, as after a restart or a change."""
-    for page in PAGES:
-        for _ in range(rounds):
-            request = urllib.request.Request(base + page, headers={"Cookie": cookie})
-            urllib.request.urlopen(request, timeout=120).read()
+def warm(base: str, cookie: str, workers: int) -> None:
+    """Every worker computes its cached figures once, as after a restart or a change.
+
+    Requests one after the other can all land on the same idle worker and leave the others
+    cold (a cold one then shows up as a wrk timeout); requests at once, more than the workers,
+    reach every worker, a busy one being unable to take another.
+    """
+
+    def get(page: str) -> None:
+        request = urllib.request.Request(base + page, headers={"Cookie": cookie})
+        urllib.request.urlopen(request, timeout=300).read()
+
+    with ThreadPoolExecutor(max_workers=2 * workers) as pool:
+        for page in PAGES:
+            list(pool.map(get, [page] * 8 * workers))
 
 
 def wrk(base: str, page: str, cookie: str, seconds: int) -> dict:
@@ -103,7 +113,7 @@ def main() -> None:
     try:
         wait_for(base)
         cookie = sign_in(base, email, password)
-        warm(base, cookie, rounds=4 * args.workers)
+        warm(base, cookie, args.workers)
         results = [wrk(base, page, cookie, args.seconds) for page in PAGES]
     finally:
         server.terminate()
