@@ -483,9 +483,22 @@ def test_a_damaged_stored_file_gets_a_placeholder_not_a_crash(app, as_role, fiel
     for kind in ("thumb", "preview"):
         response = client.get(f"/images/{ids['x.jpg']}/{kind}")
         assert response.status_code == 404
-        assert response.mimetype == "text/plain"
-        assert "cannot be decoded" in response.get_data(as_text=True)
+        assert response.mimetype == "image/svg+xml"  # a grey tile in the grid, not a broken one
+        assert f"No {kind}: the stored photo cannot be decoded" in response.get_data(as_text=True)
     assert client.get(f"/images/{ids['x.jpg']}").status_code == 200
+
+
+def test_a_missing_stored_file_gets_a_placeholder_that_says_so(app, as_role, field):
+    data = jpeg_bytes(TAKEN, seed=9)
+    ids = add_images(app, field["a"], {"y.jpg": data})
+    sha = hashlib.sha256(data).hexdigest()
+    media = Path(app.config["MEDIA_DIR"])
+    for path in media.rglob(f"{sha}*"):
+        path.unlink()  # the original and any preview already made
+    response = as_role("ranger").get(f"/images/{ids['y.jpg']}/thumb")
+    assert response.status_code == 404
+    assert response.mimetype == "image/svg+xml"
+    assert "No thumb: the stored photo is missing" in response.get_data(as_text=True)
 
 
 def test_file_names_are_escaped_everywhere(app, as_role, field):

@@ -25,6 +25,7 @@ from flask import (
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
+from markupsafe import escape
 from PIL import Image as PILImage
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import contains_eager, joinedload
@@ -323,6 +324,13 @@ def _may_have_original(image_id: int) -> bool:
 # --- files ------------------------------------------------------------------------------------
 
 
+PLACEHOLDER = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="320" height="240" viewBox="0 0 320 240">'
+    '<rect width="320" height="240" fill="#ddd"/><text x="160" y="125" font-family="sans-serif" '
+    'font-size="13" text-anchor="middle" fill="#444">{label}</text></svg>\n'
+)
+
+
 def _send_preview(image_id: int, size: str):
     image = get_or_404(Image, image_id)
     media = current_app.config["MEDIA_DIR"]
@@ -333,10 +341,12 @@ def _send_preview(image_id: int, size: str):
             path = previews.preview_path(media, image.sha256, size)
     except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError) as exc:
         log.warning("no %s for image %s: %s", size, image.id, exc)
+        why = "is missing" if isinstance(exc, FileNotFoundError) else "cannot be decoded"
+        # An image, so that a grid or a page shows a grey tile that says so, not a broken one.
         return Response(
-            f"No {size} for image {image.id}: the stored photo cannot be decoded.\n",
+            PLACEHOLDER.format(label=escape(f"No {size}: the stored photo {why}")),
             404,
-            mimetype="text/plain",
+            mimetype="image/svg+xml",
             headers={"Cache-Control": "no-store"},
         )
     hidden = _hidden_people(image.id)
