@@ -13,7 +13,7 @@ import pytest
 from conftest import sign_in
 from sqlalchemy import delete, func, select
 
-from tracker import demo
+from tracker import demo, demo_plan
 from tracker.models import (
     LEOPARD,
     AuditLog,
@@ -131,13 +131,13 @@ def test_cubs_appear_later_and_only_with_their_mother(loaded, session):
             by_code.setdefault(sighting.individual.code, []).append(sighting)
     mother = by_code["AL-02"]
     for cub in by_code["AL-06"] + by_code["AL-07"]:
-        assert cub.event_start.astimezone(demo.TZ).date() >= demo.CUBS_FROM
+        assert cub.event_start.astimezone(demo_plan.TZ).date() >= demo_plan.CUBS_FROM
         assert any(
             m.deployment_id == cub.deployment_id
             and abs(m.event_start - cub.event_start) <= timedelta(minutes=10)
             for m in mother
         )
-    assert any(m.event_start.astimezone(demo.TZ).date() < demo.CUBS_FROM for m in mother)
+    assert any(m.event_start.astimezone(demo_plan.TZ).date() < demo_plan.CUBS_FROM for m in mother)
 
 
 def test_the_subadult_disperses_to_other_stations(loaded, session):
@@ -147,8 +147,8 @@ def test_the_subadult_disperses_to_other_stations(loaded, session):
         .join(Individual)
         .where(Individual.code == "AL-05")
     ).all()
-    before = {s for t, s in rows if t.astimezone(demo.TZ).date() < demo.DISPERSAL}
-    after = {s for t, s in rows if t.astimezone(demo.TZ).date() >= demo.DISPERSAL}
+    before = {s for t, s in rows if t.astimezone(demo_plan.TZ).date() < demo_plan.DISPERSAL}
+    after = {s for t, s in rows if t.astimezone(demo_plan.TZ).date() >= demo_plan.DISPERSAL}
     assert before and after
     assert after - before
 
