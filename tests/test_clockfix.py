@@ -10,7 +10,7 @@ import pytest
 from conftest import csrf_token, fetch, row_counts
 from sqlalchemy import select
 
-from tracker import clockfix, fieldwork, ingest, sources, timestamps
+from tracker import clockfix, clockoffsets, fieldwork, ingest, sources, timestamps
 from tracker.errors import InvalidInput
 from tracker.models import LEOPARD, AuditLog, Deployment, Image, Sighting, Species
 from tracker.synthetic import jpeg_bytes
@@ -108,21 +108,21 @@ def utc(*args) -> datetime:
     ],
 )
 def test_parse_offset(text, seconds):
-    assert clockfix.parse_offset(text) == seconds
-    assert clockfix.parse_offset(clockfix.format_offset(seconds)) == seconds
+    assert clockoffsets.parse_offset(text) == seconds
+    assert clockoffsets.parse_offset(clockoffsets.format_offset(seconds)) == seconds
 
 
 @pytest.mark.parametrize("text", ["", "abc", "1.5", "+01:60:00", "01:00:61", "+1h", "99999999999"])
 def test_parse_offset_refuses_what_is_not_an_offset(text):
     with pytest.raises(InvalidInput) as refused:
-        clockfix.parse_offset(text)
+        clockoffsets.parse_offset(text)
     assert set(refused.value.errors) == {"offset"}
 
 
 def test_format_offset():
-    assert clockfix.format_offset(0) == "+00:00:00"
-    assert clockfix.format_offset(-300) == "-00:05:00"
-    assert clockfix.format_offset(5430) == "+01:30:30"
+    assert clockoffsets.format_offset(0) == "+00:00:00"
+    assert clockoffsets.format_offset(-300) == "-00:05:00"
+    assert clockoffsets.format_offset(5430) == "+01:30:30"
 
 
 # --- a fixed offset ------------------------------------------------------------------------------
@@ -250,12 +250,16 @@ def test_offset_from_a_time_check_photo(app, session, deployment):
         ],
     )
     check = session.get(Image, ids["check.jpg"])
-    assert clockfix.offset_from_photo(deployment, check, datetime(2024, 3, 10, 23, 45, 30)) == 5430
+    assert (
+        clockoffsets.offset_from_photo(deployment, check, datetime(2024, 3, 10, 23, 45, 30)) == 5430
+    )
     # A camera that wrote its own offset: its time is read in that offset.
     own = session.get(Image, ids["own-offset.jpg"])
-    assert clockfix.offset_from_photo(deployment, own, datetime(2024, 3, 10, 23, 45, 30)) == 1830
+    assert (
+        clockoffsets.offset_from_photo(deployment, own, datetime(2024, 3, 10, 23, 45, 30)) == 1830
+    )
 
-    derived = clockfix.from_time_check(session, deployment, check.id, "2024-03-10 23:45:30")
+    derived = clockoffsets.from_time_check(session, deployment, check.id, "2024-03-10 23:45:30")
     assert derived.offset_s == 5430
     change = clockfix.set_clock_offset(session, deployment, derived.offset_s, via=derived.via)
     session.commit()
@@ -300,7 +304,7 @@ def test_bad_time_check_input_is_refused(
     )
     ids |= add_images(app, session, elsewhere, [("other", datetime(2024, 3, 10, 22, 15))])
     with pytest.raises(InvalidInput) as refused:
-        clockfix.from_time_check(session, deployment, ids.get(image, image), true_time)
+        clockoffsets.from_time_check(session, deployment, ids.get(image, image), true_time)
     assert message in refused.value.errors[field]
 
 
@@ -700,7 +704,7 @@ def test_web_large_correction_asks_for_confirmation(app, session, deployment, as
     add_images(app, session, deployment, [("a.jpg", datetime(2024, 3, 1, 12, 0))])
     client = as_role("admin")
     before, counts = image_state(app), row_counts(app)
-    forty_years = clockfix.format_offset(-40 * 365 * DAY)
+    forty_years = clockoffsets.format_offset(-40 * 365 * DAY)
     response = post_clock(client, deployment, method="fixed", offset=forty_years, action="apply")
     assert response.status_code == 400
     html = response.get_data(as_text=True)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from wtforms import BooleanField, IntegerField, RadioField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
-from tracker import clock, clockfix, timestamps
+from tracker import clock, clockfix, clockoffsets, timestamps
 from tracker.accounts import MAX_ID
 from tracker.db import get_session
 from tracker.errors import InvalidInput
@@ -42,10 +42,12 @@ class ClockForm(FlaskForm):
         self.method.choices = list(METHODS)
 
 
-def _derive(session, deployment: Deployment, form: ClockForm) -> clockfix.Derived:
+def _derive(session, deployment: Deployment, form: ClockForm) -> clockoffsets.Derived:
     if form.method.data == "photo":
-        return clockfix.from_time_check(session, deployment, form.image.data, form.true_time.data)
-    return clockfix.fixed_offset(form.offset.data)
+        return clockoffsets.from_time_check(
+            session, deployment, form.image.data, form.true_time.data
+        )
+    return clockoffsets.fixed_offset(form.offset.data)
 
 
 def _candidates(session, deployment: Deployment) -> list:
@@ -67,10 +69,10 @@ def _page(form: ClockForm, deployment: Deployment, preview, status: int):
         deployment=deployment,
         preview=preview,
         candidates=_candidates(get_session(), deployment),
-        current=clockfix.format_offset(deployment.clock_offset_s),
+        current=clockoffsets.format_offset(deployment.clock_offset_s),
         local=lambda utc: timestamps.local_time(deployment, utc),
-        describe=clockfix.describe_duration,
-        format_offset=clockfix.format_offset,
+        describe=clockoffsets.describe_duration,
+        format_offset=clockoffsets.format_offset,
         period=timestamps.period_text(deployment),
     )
     return page, status
@@ -119,8 +121,8 @@ def correct(deployment_id: int):
             session.commit()
             flash(
                 f"Clock correction of deployment {deployment.id} set to "
-                f"{clockfix.format_offset(change.offset_after)} (was "
-                f"{clockfix.format_offset(change.offset_before)}): {change.images_changed} "
+                f"{clockoffsets.format_offset(change.offset_after)} (was "
+                f"{clockoffsets.format_offset(change.offset_before)}): {change.images_changed} "
                 f"image(s) and {change.sightings_changed} sighting(s) changed.",
                 "info",
             )
@@ -142,6 +144,6 @@ def report(deployment_id: int):
         "clocks/report.html",
         deployment=deployment,
         report=result,
-        current=clockfix.format_offset(deployment.clock_offset_s),
+        current=clockoffsets.format_offset(deployment.clock_offset_s),
         period=timestamps.period_text(deployment),
     )
