@@ -11,6 +11,10 @@ from zoneinfo import ZoneInfo
 
 from tracker.models import Deployment
 
+# Under 2**31: the column is a 32-bit integer on PostgreSQL. 60 years still covers a camera whose
+# clock fell back to 1970 after a battery change.
+MAX_CLOCK_OFFSET_S = 60 * 365 * 86400
+
 
 def parse_offset(offset: str | None) -> timezone | None:
     """'+10:00' -> a fixed time zone; None when absent or malformed."""

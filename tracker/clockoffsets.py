@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from tracker import clock
+from tracker.clock import MAX_CLOCK_OFFSET_S
 from tracker.errors import InvalidInput
 from tracker.exif import parse_camera_time
-from tracker.fieldwork import MAX_CLOCK_OFFSET_S
 from tracker.models import Deployment, Image
 
 DAY_S = 86400

@@ -18,6 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker import audit, clock, upsert
+from tracker.clock import MAX_CLOCK_OFFSET_S
+from tracker.clockfix import recompute_times
 from tracker.errors import InvalidInput
 from tracker.models import Camera, Deployment, Image, Station, User
 
@@ -27,9 +29,6 @@ STATION_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")
 MAX_NAME = 120
 MAX_NOTES = 5000
 MAX_SERIAL = 64
-# Under 2**31: the column is a 32-bit integer on PostgreSQL. 60 years still covers a camera whose
-# clock fell back to 1970 after a battery change.
-MAX_CLOCK_OFFSET_S = 60 * 365 * 86400
 # As ingest judges photo times: camera traps in this field are no older than this.
 EARLIEST_DEPLOYMENT = date(1990, 1, 1)
 
@@ -318,8 +317,6 @@ def update_deployment(
         audit.record(session, actor, "update", "deployment", deployment.id, changes=diff)
     if diff.keys() & TIME_FIELDS:
         # The images' corrected times and flags depend on these: recompute them now.
-        from tracker.clockfix import recompute_times  # clockfix imports this module
-
         recompute_times(session, deployment)
     return diff
 

@@ -30,9 +30,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker import clock
+from tracker.clock import MAX_CLOCK_OFFSET_S
 from tracker.clockfix import shift_warnings
 from tracker.clockoffsets import DAY_S, camera_time, describe_duration, format_offset
-from tracker.fieldwork import MAX_CLOCK_OFFSET_S
 from tracker.models import Deployment, Image, Sighting, Species, sighting_image
 
 HALF_DAY_S = 12 * 3600
