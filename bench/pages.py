@@ -10,7 +10,10 @@
 Flask test client, signed in as the demo admin: once to warm up (printed as "first": the cost
 with a cold figures cache, as after any change to the data), then `--repeat` times; the median
 server time, the statements it ran and its size are printed (and written as JSON). `--only
-LABEL` (repeatable) measures the pages named, by their labels as printed.
+LABEL` (repeatable) measures the pages named, by their labels as printed. `--after-tag` then
+measures each page once more right after a ranger's tag (one untagged photo of the busiest
+deployment tagged as an unidentified leopard, through the tagging code, committed): the first
+request after a change, which brings the kept events (tracker.eventstore) up to date.
 Target: every page under 0.3 s. Times on a shared machine are noisy: the median is the figure.
 """
 
@@ -200,6 +203,42 @@ def measure(app, repeat: int, offsets: bool, only: list[str] | None = None) -> l
     return results
 
 
+def after_tag(app, only: list[str] | None = None) -> list[dict]:
+    """Each page's server time right after a tag of its own: the cold figure after a change."""
+    from tracker import sightings
+    from tracker.db import get_session
+    from tracker.models import LEOPARD, Image, Species
+
+    ids = find_ids(app, offsets=False)
+    client = signed_in(app, ids["admin"])
+    results = []
+    for label, url in pages(ids):
+        if only and label not in only:
+            continue
+        with app.app_context():
+            session = get_session()
+            image = session.scalars(
+                select(Image)
+                .where(Image.deployment_id == ids["deployment"], Image.sighting_count == 0)
+                .order_by(Image.id)
+                .limit(1)
+            ).one()
+            leopard = session.scalar(select(Species.id).where(Species.scientific_name == LEOPARD))
+            data = sightings.SightingInput(species_id=leopard)
+            sightings.tag_images(session, [image], data, timestamp_confirmed=True)
+            session.commit()
+        began = time.perf_counter()
+        response = client.get(url)
+        took = time.perf_counter() - began
+        results.append(
+            {"page": label, "after_tag_s": round(took, 4), "status": response.status_code}
+        )
+        print(
+            f"{label:22} after a tag {took * 1000:8.0f} ms  HTTP {response.status_code}", flush=True
+        )
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True, help="database URL")
@@ -210,6 +249,7 @@ def main() -> None:
         "--offsets", action="store_true", help="deep page as ?page=10000 (code before keysets)"
     )
     parser.add_argument("--only", action="append", help="a page's label, as printed (repeatable)")
+    parser.add_argument("--after-tag", action="store_true", help="then each page after a tag")
     args = parser.parse_args()
     if args.load:
         load(args.url, args.load)
@@ -218,6 +258,8 @@ def main() -> None:
     settings = {"DATABASE_URL": args.url, "SECRET_KEY": "bench", "MEDIA_DIR": "/nonexistent"}
     app = create_app(settings | {"PUBLIC_MAP": True})  # off by default: a 404 measures nothing
     results = measure(app, args.repeat, args.offsets, args.only)
+    if args.after_tag:
+        results += after_tag(app, args.only)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=1))

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from tracker import audit, events, upsert
+from tracker import audit, events, eventstore, upsert
 from tracker.errors import InvalidInput
 from tracker.models import (
     FLANKS,
@@ -179,13 +179,18 @@ def _trusted(column):
     return case((events.time_trusted(), column))
 
 
-def _event_counts(minutes: int, where, *group):
-    """Independent events per `group` column(s) of the events query, as a subquery."""
-    rows = events.events(minutes, where=where).subquery("individual_events")
+def _event_counts(session: Session, minutes: int, groups: eventstore.GroupFilter, *group):
+    """Independent events per `group` column(s) (of eventstore.starts), as a subquery: an
+    event is counted where it starts."""
+    rows = eventstore.starts(session, minutes, groups=groups).subquery("individual_events")
     columns = [rows.c[name] for name in group]
     return (
         select(*columns, func.count().label("events")).group_by(*columns).subquery("event_counts")
     )
+
+
+def _identified(key: eventstore.Key) -> list:
+    return [key.individual_id.is_not(None)]
 
 
 def catalogue(
@@ -213,7 +218,7 @@ def catalogue(
         .group_by(Sighting.individual_id)
         .subquery("seen")
     )
-    counted = _event_counts(minutes, (Sighting.individual_id.is_not(None),), "individual_id")
+    counted = _event_counts(session, minutes, _identified, "individual_id")
     sightings = func.coalesce(seen.c.sightings, 0)
     event_count = func.coalesce(counted.c.events, 0)
     stations = func.coalesce(seen.c.stations, 0)

@@ -25,7 +25,7 @@ from sqlalchemy import func as sql
 from sqlalchemy import literal, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from tracker import clock, events, individuals, public
+from tracker import clock, events, eventstore, individuals, public
 from tracker.errors import InvalidInput
 from tracker.models import (
     LEOPARD,
@@ -171,15 +171,31 @@ def _utc_bounds(filters: Filters, timezone: str) -> tuple[datetime | None, datet
 
 def _conditions(filters: Filters, timezone: str, *, species: bool = True) -> list:
     """Conditions on Sighting for the filter (the species one left out when asked)."""
+    live = eventstore.LIVE
+    return [*_groups(filters, species=species)(live), *_per_sighting(filters, timezone)]
+
+
+def _groups(filters: Filters, *, species: bool = True) -> eventstore.GroupFilter:
+    """The filter's conditions that keep or drop whole groups of events: species, individual."""
+
+    def conditions(key: eventstore.Key) -> list:
+        where = []
+        if species:
+            if filters.species_id is not None:
+                where.append(key.species_id == filters.species_id)
+            else:
+                animals = select(Species.id).where(Species.kind == "animal")
+                where.append(key.species_id.in_(animals))
+        if filters.individual_id is not None:
+            where.append(key.individual_id == filters.individual_id)
+        return where
+
+    return conditions
+
+
+def _per_sighting(filters: Filters, timezone: str) -> list:
+    """The filter's conditions on single sightings (the event rule runs over those it keeps)."""
     where = []
-    if species:
-        if filters.species_id is not None:
-            where.append(Sighting.species_id == filters.species_id)
-        else:
-            animals = select(Species.id).where(Species.kind == "animal")
-            where.append(Sighting.species_id.in_(animals))
-    if filters.individual_id is not None:
-        where.append(Sighting.individual_id == filters.individual_id)
     if filters.sex:
         where.append(Sighting.sex == filters.sex)
     if filters.life_stage:
@@ -279,8 +295,8 @@ def map_data(
     order; the rest are small lookups of stations and deployments.
     """
     zone = ZoneInfo(timezone)
-    where = _conditions(filters, timezone)
-    starts = events.event_starts(minutes, where=where).cte("starts")
+    where = _per_sighting(filters, timezone)
+    starts = eventstore.starts(session, minutes, where, _groups(filters)).cte("starts")
     c = starts.c
     grouped = select(
         literal(0).label("part"),
@@ -533,8 +549,12 @@ def public_cells(
     policy = public.PublicPolicy(grid)
     if problem := policy.problem():
         raise ValueError(problem)
-    where = [*_conditions(filters, timezone), policy.shown()]
-    starts = events.event_starts(minutes, where=where).subquery("starts")
+
+    def shown(key: eventstore.Key) -> list:
+        return [*_groups(filters)(key), key.species_id.not_in(policy.private_species())]
+
+    where = _per_sighting(filters, timezone)
+    starts = eventstore.starts(session, minutes, where, shown).subquery("starts")
     per_station = (
         select(starts.c.station_id, sql.count().label("n"))
         .group_by(starts.c.station_id)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     String,
@@ -420,6 +421,54 @@ class Sighting(Base):
     deployment: Mapped[Deployment] = relationship()
     images: Mapped[list[Image]] = relationship(secondary=sighting_image)
     logged_by: Mapped[User | None] = relationship()
+
+
+class SightingEvent(Base):
+    """The independent-event rule (tracker.events) at its default window, kept per timed,
+    trusted sighting so that figures over a season aggregate rows instead of rerunning it.
+
+    Database triggers mark the (station, species, individual) groups a write may change in
+    sighting_event_dirty; tracker.eventstore recomputes those groups before a figure reads.
+    No foreign key to sighting: a row is removed when its group is recomputed, and a recompute
+    racing a deletion on PostgreSQL must not fail on a sighting deleted under it.
+    """
+
+    __tablename__ = "sighting_event"
+    __table_args__ = (
+        Index("ix_sighting_event_group", "station_id", "species_id", "individual_id"),
+        Index(
+            "ix_sighting_event_starts",
+            "species_id",
+            "event_start",
+            "station_id",
+            "individual_id",
+            sqlite_where=text("starts_event = 1"),
+            postgresql_where=text("starts_event"),
+        ),
+        Index("ix_sighting_event_individual", "individual_id", "starts_event", "station_id"),
+    )
+
+    sighting_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    event_id: Mapped[int]  # the id of the event's first sighting
+    station_id: Mapped[int]
+    species_id: Mapped[int]
+    individual_id: Mapped[int | None]
+    event_start: Mapped[datetime]
+    event_end: Mapped[datetime]
+    count: Mapped[int]
+    starts_event: Mapped[bool]
+
+
+class SightingEventDirty(Base):
+    """A (station, species, individual) group whose events a write may have changed: appended
+    by triggers, one row per change, deleted by the refresh that recomputed it."""
+
+    __tablename__ = "sighting_event_dirty"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    station_id: Mapped[int]
+    species_id: Mapped[int]
+    individual_id: Mapped[int | None]
 
 
 class DetectionRun(Base):

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from tracker import events
+from tracker import eventstore
 from tracker.individuals import _event_counts, _trusted
 from tracker.models import (
     FLANKS,
@@ -99,14 +99,19 @@ def summary(session: Session, individual_id: int, minutes: int) -> Summary:
             func.max(_trusted(Sighting.event_end)),
         ).where(mine)
     ).one()
-    event_total = session.scalar(
-        select(func.count()).select_from(events.event_starts(minutes, where=(mine,)).subquery())
-    )
-    stations = _stations_visited(session, mine, minutes)
+
+    def its_groups(key: eventstore.Key) -> list:
+        return [key.individual_id == individual_id]
+
+    found = eventstore.starts(session, minutes, groups=its_groups).subquery()
+    event_total = session.scalar(select(func.count()).select_from(found))
+    stations = _stations_visited(session, mine, minutes, its_groups)
     return Summary(totals[0], event_total, totals[1], totals[2], stations)
 
 
-def _stations_visited(session: Session, mine, minutes: int) -> tuple[StationVisits, ...]:
+def _stations_visited(
+    session: Session, mine, minutes: int, groups: eventstore.GroupFilter
+) -> tuple[StationVisits, ...]:
     seen = (
         select(
             Deployment.station_id,
@@ -119,7 +124,7 @@ def _stations_visited(session: Session, mine, minutes: int) -> tuple[StationVisi
         .group_by(Deployment.station_id)
         .subquery("seen_at")
     )
-    counted = _event_counts(minutes, (mine,), "station_id")
+    counted = _event_counts(session, minutes, groups, "station_id")
     rows = session.execute(
         select(
             Station.id,

@@ -32,7 +32,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.sql.functions import FunctionElement
 
-from tracker import events
+from tracker import events, eventstore
 from tracker.config import DEFAULT_TIMEZONE
 from tracker.models import (
     LEOPARD,
@@ -89,7 +89,7 @@ class Dashboard:
 
 
 def overview(session: Session, minutes: int = events.DEFAULT_MINUTES) -> Overview:
-    starts = events.event_starts(minutes).subquery("starts")
+    starts = eventstore.starts(session, minutes).subquery("starts")
     leopard = _leopard_id(session)
     is_leopard = false() if leopard is None else starts.c.species_id == leopard
     leopards = func.coalesce(func.sum(case((is_leopard, 1), else_=0)), 0)
@@ -133,7 +133,7 @@ def population(
     leopard, local = _leopard_id(session), _local_time(session, timezone)
     if leopard is None or local is None:
         return Population((), ())
-    months = _events_per_month(session, minutes, local, Sighting.species_id == leopard)
+    months = _events_per_month(session, minutes, local, leopard)
     return _population(session, minutes, local, leopard, months)
 
 
@@ -145,7 +145,7 @@ def leopard_events_per_month(
     leopard, local = _leopard_id(session), _local_time(session, timezone)
     if leopard is None or local is None:
         return []
-    return _events_per_month(session, minutes, local, Sighting.species_id == leopard)
+    return _events_per_month(session, minutes, local, leopard)
 
 
 def dashboard(
@@ -156,7 +156,7 @@ def dashboard(
     leopard, local = _leopard_id(session), _local_time(session, timezone)
     if leopard is None or local is None:
         return Dashboard(overview(session, minutes), Population((), ()))
-    starts = events.event_starts(minutes).subquery("starts")
+    starts = eventstore.starts(session, minutes).subquery("starts")
     # Other species' events are only counted: their month is not worked out.
     leopard_month = case((starts.c.species_id == leopard, local.month(starts.c.start)), else_=None)
     found = _grouped(session, leopard_month, starts)
@@ -221,9 +221,12 @@ def _population(
 
 
 def _events_per_month(
-    session: Session, minutes: int, local: _LocalTime, *where
+    session: Session, minutes: int, local: _LocalTime, species_id: int
 ) -> list[tuple[str, int]]:
-    starts = events.event_starts(minutes, where=where).subquery("starts")
+    def of_species(key: eventstore.Key) -> list:
+        return [key.species_id == species_id]
+
+    starts = eventstore.starts(session, minutes, groups=of_species).subquery("starts")
     found = _grouped(session, local.month(starts.c.start), starts)
     return [(month, found.get(month, 0)) for month in local.months()]
 

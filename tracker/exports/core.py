@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from tracker import clock, individuals
+from tracker import clock, eventstore, individuals
 from tracker.detections.boxes import DEFAULT_THRESHOLD
 from tracker.errors import InvalidInput
 from tracker.exports.publisher import Publisher
@@ -90,17 +90,32 @@ class Filters:
         """The filters as conditions on Sighting (and Deployment, for stations)."""
         found = []
         if dates:
-            start, end = self.utc_bounds(timezone)
-            if start is not None:
-                found.append(Sighting.event_start >= start)
-            if end is not None:
-                found.append(Sighting.event_start < end)
+            found += self.date_conditions(timezone)
         if stations and self.station_ids:
             found.append(Deployment.station_id.in_(self.station_ids))
+        found += self.group_conditions(eventstore.LIVE, stations=False)
+        return found
+
+    def date_conditions(self, timezone: str) -> list:
+        """The dates as conditions on Sighting."""
+        start, end = self.utc_bounds(timezone)
+        found = []
+        if start is not None:
+            found.append(Sighting.event_start >= start)
+        if end is not None:
+            found.append(Sighting.event_start < end)
+        return found
+
+    def group_conditions(self, key: eventstore.Key, *, stations: bool = True) -> list:
+        """The stations, species and individual as conditions on a group's key (an
+        eventstore.GroupFilter: they keep or drop whole groups of events)."""
+        found = []
+        if stations and self.station_ids:
+            found.append(key.station_id.in_(self.station_ids))
         if self.species_id is not None:
-            found.append(Sighting.species_id == self.species_id)
+            found.append(key.species_id == self.species_id)
         if self.individual_id is not None:
-            found.append(Sighting.individual_id == self.individual_id)
+            found.append(key.individual_id == self.individual_id)
         return found
 
 
@@ -187,6 +202,10 @@ class Options:
     def shown(self) -> list:
         """Conditions on Sighting: in public, no people or vehicles."""
         return [self.policy.shown()] if self.public else []
+
+    def shown_groups(self, key: eventstore.Key) -> list:
+        """`shown` as conditions on a group's key (an eventstore.GroupFilter)."""
+        return [key.species_id.not_in(self.policy.private_species())] if self.public else []
 
     @property
     def today(self) -> date:

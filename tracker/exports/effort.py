@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from tracker import events, outages
+from tracker import eventstore, outages
 from tracker.exports import csvsafe
 from tracker.exports.core import Filters, Options, station_place, stations
 from tracker.exports.spans import known_until
@@ -161,9 +161,12 @@ def _events_on_camera_days(session, filters: Filters, options: Options, deployme
 
     An event's day is its local date in the time zone of the deployment it was seen by.
     """
-    where = filters.conditions(options.timezone) + options.shown()
-    starts = events.event_starts(options.minutes, where=where)
-    s = starts.subquery("starts")
+
+    def groups(key: eventstore.Key) -> list:
+        return filters.group_conditions(key) + options.shown_groups(key)
+
+    where = filters.date_conditions(options.timezone)
+    s = eventstore.starts(session, options.minutes, where, groups).subquery("starts")
     rows = session.execute(
         select(s.c.station_id, s.c.species_id, s.c.start, Deployment.timezone)
         .join(Sighting, Sighting.id == s.c.sighting_id)
