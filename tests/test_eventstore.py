@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import itertools
 import runpy
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select, text, update
+from sqlalchemy.orm import Session
 
 from tracker import (
     clockfix,
@@ -321,3 +324,46 @@ def test_figures_read_kept_events_only_for_whole_groups(session, world):
         ).all()
     )
     assert stored == live
+
+
+def test_two_workers_refreshing_at_once_take_turns_and_miss_no_write(app, session, world):
+    """The first refresh holds the marks it took (and, on PostgreSQL, an advisory lock) until
+    it commits; a second waits, then finds them done; a write committed meanwhile leaves a mark
+    of its own for the next refresh."""
+    season(session, world)
+    engine = app.extensions["tracker.engine"]
+    first, second, writer = (Session(engine) for _ in range(3))
+    try:
+        assert eventstore.refresh(first) > 0  # not committed yet
+        postgresql = engine.dialect.name == "postgresql"
+        if postgresql:  # SQLite: the writer would wait for the first's write lock
+            cat = writer.get(Individual, world["cats"][0].id)
+            tag(writer, world | {"dep": {"kp1": writer.get(Deployment, world["dep"]["kp1"].id)},
+                                 "leopard": writer.get(Species, world["leopard"].id)},
+                130, cat=cat)  # fmt: skip
+            writer.commit()
+        done = {}
+        worker = threading.Thread(target=lambda: done.update(n=eventstore.refresh(second)))
+        worker.start()
+        if postgresql:
+            _wait_for_a_lock_wait(session)
+        first.commit()
+        worker.join()
+        second.commit()
+        assert done["n"] == (1 if postgresql else 0)  # the writer's group, or nothing
+    finally:
+        for s in (first, second, writer):
+            s.close()
+    session.expire_all()
+    assert_same(session)
+
+
+def _wait_for_a_lock_wait(session) -> None:
+    """Until another connection waits for a lock (PostgreSQL), at most 30 seconds."""
+    query = text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+    for _ in range(300):
+        session.rollback()
+        if session.scalar(query):
+            return
+        time.sleep(0.1)
+    raise AssertionError("the second refresh never waited for the first")

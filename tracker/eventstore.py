@@ -67,13 +67,18 @@ def starts(
     `where` holds conditions on single sightings (they run the rule on the fly); `groups`
     conditions on a group's station, species or individual.
     """
-    if where or minutes != events.DEFAULT_MINUTES:
+    if not kept(minutes, where):
         return events.event_starts(minutes, where=[*where, *_chosen(groups, LIVE)])
     refresh(session)
     e = SightingEvent
     return select(
         e.sighting_id, e.station_id, e.species_id, e.individual_id, e.event_start.label("start")
     ).where(e.starts_event == True, *_chosen(groups, KEPT))  # noqa: E712 -- the index's term
+
+
+def kept(minutes: int, where: Sequence = ()) -> bool:
+    """Whether `starts` answers from the kept events (else the rule runs on the fly)."""
+    return minutes == events.DEFAULT_MINUTES and not where
 
 
 def _chosen(groups: GroupFilter | None, key: Key) -> list[ColumnElement[bool]]:
@@ -98,7 +103,7 @@ def refresh(session: Session) -> int:
     for group in ordered:
         session.execute(delete(SightingEvent).where(*_one(KEPT, *group)))
     for group in ordered:
-        _insert(session, _one(LIVE, *group))
+        _insert(session, _live(*group))
     return len(groups)
 
 
@@ -113,6 +118,20 @@ def _one(key: Key, station_id: int, species_id: int, individual_id: int | None) 
     i = key.individual_id
     individual = i.is_(None) if individual_id is None else i == individual_id
     return [key.station_id == station_id, key.species_id == species_id, individual]
+
+
+def _live(station_id: int, species_id: int, individual_id: int | None) -> list:
+    """One group's sightings, found from its station's deployments (a few thousand sightings):
+    species and individual are compared as expressions (`+ 0`), so that no planner walks every
+    sighting of a species (or every unidentified one) instead."""
+    deployments = select(Deployment.id).where(Deployment.station_id == station_id)
+    individual = Sighting.individual_id + 0
+    return [
+        Sighting.deployment_id.in_(deployments),
+        Deployment.station_id == station_id,
+        Sighting.species_id + 0 == species_id,
+        individual.is_(None) if individual_id is None else individual == individual_id,
+    ]
 
 
 def _insert(session: Session, where) -> None:

@@ -23,9 +23,10 @@ from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from tracker import eventstore
+from tracker import db_errors, eventstore
 from tracker.models import DataVersion
 
 T = TypeVar("T")
@@ -53,10 +54,7 @@ class FigureCache:
             if full in self._entries:
                 self._entries.move_to_end(full)
                 return self._entries[full]  # type: ignore[return-value]
-        # The kept events brought up to date in a transaction of their own, committed before the
-        # figure reads them: a later figure (or another worker) finds them done.
-        eventstore.refresh(session)
-        session.commit()
+        _refresh(session)
         value = compute()
         with self._lock:
             self.computed += 1
@@ -64,3 +62,18 @@ class FigureCache:
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
         return value
+
+
+def _refresh(session: Session, tries: int = 3) -> None:
+    """The kept events brought up to date in a transaction of their own, committed before a
+    figure reads them: a later figure (or another worker) finds them done. A refresh that lost
+    a race (a busy SQLite file, a PostgreSQL deadlock) runs again."""
+    for attempt in range(tries):
+        try:
+            eventstore.refresh(session)
+            session.commit()
+            return
+        except DBAPIError as exc:
+            session.rollback()
+            if not db_errors.retryable(exc) or attempt == tries - 1:
+                raise

@@ -25,6 +25,7 @@ from tracker.models import (
     IndividualCode,
     PhotoIdDecision,
     Sighting,
+    SightingEvent,
     Species,
     User,
     individual_reference_image,
@@ -205,20 +206,35 @@ def catalogue(
     """Every individual with first and last seen, sightings, independent events and stations
     visited: one aggregate query, sorted in SQL by one of SORTS (unknown keys sort by code)."""
     today = today or datetime.now(UTC).date()
-    seen = (
+    counted = _event_counts(session, minutes, _identified, "individual_id")  # refreshes the kept
+    # First and last seen from the kept events: they hold exactly the timed, trusted sightings.
+    kept = SightingEvent
+    times = (
+        select(
+            kept.individual_id,
+            func.min(kept.event_start).label("first_seen"),
+            func.max(kept.event_end).label("last_seen"),
+        )
+        .where(kept.individual_id.is_not(None))
+        .group_by(kept.individual_id)
+        .subquery("times")
+    )
+    every = (
         select(
             Sighting.individual_id,
             func.count(Sighting.id).label("sightings"),
-            func.min(_trusted(Sighting.event_start)).label("first_seen"),
-            func.max(_trusted(Sighting.event_end)).label("last_seen"),
             func.count(Deployment.station_id.distinct()).label("stations"),
         )
         .join(Deployment, Deployment.id == Sighting.deployment_id)
         .where(Sighting.individual_id.is_not(None))
         .group_by(Sighting.individual_id)
+        .subquery("every")
+    )
+    seen = (
+        select(every, times.c.first_seen, times.c.last_seen)
+        .outerjoin(times, times.c.individual_id == every.c.individual_id)
         .subquery("seen")
     )
-    counted = _event_counts(session, minutes, _identified, "individual_id")
     sightings = func.coalesce(seen.c.sightings, 0)
     event_count = func.coalesce(counted.c.events, 0)
     stations = func.coalesce(seen.c.stations, 0)

@@ -438,6 +438,13 @@ def _leopard_stations(
         return set()
     if filters.species_id == leopard:
         return {station for station, n in station_events.items() if n}
+    if not _per_sighting(filters, timezone):
+        # Whole groups: a leopard event starts where any leopard sighting is (kept events).
+        def leopards(key: eventstore.Key) -> list:
+            return [*_groups(filters, species=False)(key), key.species_id == leopard]
+
+        starts = eventstore.starts(session, groups=leopards).subquery("leopard_starts")
+        return set(session.scalars(select(starts.c.station_id).distinct()))
     return set(
         session.scalars(
             select(Deployment.station_id)

@@ -396,6 +396,18 @@ class Sighting(Base):
         Index("ix_sighting_deployment_start", "deployment_id", "event_start"),
         Index("ix_sighting_species_start", "species_id", "event_start"),
         Index("ix_sighting_individual", "individual_id"),
+        # The catalogue's sightings and stations per animal, without reading the table's rows.
+        Index("ix_sighting_individual_deployment", "individual_id", "deployment_id"),
+        # An open deployment's latest sighting (tracker.exports.spans.known_until), off the index.
+        Index("ix_sighting_deployment_end", "deployment_id", "event_end"),
+        # Cubs are few: the dashboard's cub figures find them here, not among all leopards.
+        Index(
+            "ix_sighting_cubs",
+            "species_id",
+            "event_start",
+            sqlite_where=text("life_stage = 'cub'"),
+            postgresql_where=text("life_stage = 'cub'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -445,7 +457,24 @@ class SightingEvent(Base):
             sqlite_where=text("starts_event = 1"),
             postgresql_where=text("starts_event"),
         ),
-        Index("ix_sighting_event_individual", "individual_id", "starts_event", "station_id"),
+        Index(
+            "ix_sighting_event_station_starts",
+            "station_id",
+            "event_start",
+            sqlite_where=text("starts_event = 1"),
+            postgresql_where=text("starts_event"),
+        ),
+        # An animal's events per station, the years it was seen in, first and last seen.
+        Index(
+            "ix_sighting_event_individual",
+            "individual_id",
+            "starts_event",
+            "station_id",
+            "species_id",
+            "event_start",
+            "event_end",
+        ),
+        Index("ix_sighting_event_start", "event_start"),
     )
 
     sighting_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)

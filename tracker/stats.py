@@ -26,6 +26,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     select,
 )
 from sqlalchemy.ext.compiler import compiles
@@ -41,6 +42,7 @@ from tracker.models import (
     ImageCount,
     Individual,
     Sighting,
+    SightingEvent,
     Species,
     Station,
 )
@@ -156,14 +158,26 @@ def dashboard(
     leopard, local = _leopard_id(session), _local_time(session, timezone)
     if leopard is None or local is None:
         return Dashboard(overview(session, minutes), Population((), ()))
+    all_events, leopard_events, months = _event_totals(session, minutes, local, leopard)
+    totals = _overview(session, all_events, leopard_events)
+    return Dashboard(totals, _population(session, minutes, local, leopard, months))
+
+
+def _event_totals(session: Session, minutes: int, local: _LocalTime, leopard: int) -> tuple:
+    """(events of every species, leopard events, leopard events per month)."""
+    if minutes == events.DEFAULT_MINUTES:
+        # Kept events: all of them counted, the leopards' grouped by month, two index walks.
+        starts = eventstore.starts(session, minutes).subquery("starts")
+        all_events = session.scalar(select(func.count()).select_from(starts))
+        months = _events_per_month(session, minutes, local, leopard)
+        return all_events, sum(n for _, n in months), months
+    # On the fly, one pass of the rule gives both; other species' months are not worked out.
     starts = eventstore.starts(session, minutes).subquery("starts")
-    # Other species' events are only counted: their month is not worked out.
     leopard_month = case((starts.c.species_id == leopard, local.month(starts.c.start)), else_=None)
     found = _grouped(session, leopard_month, starts)
     all_events = sum(found.values())
     months = [(month, found.get(month, 0)) for month in local.months()]
-    totals = _overview(session, all_events, all_events - found.get(None, 0))
-    return Dashboard(totals, _population(session, minutes, local, leopard, months))
+    return all_events, all_events - found.get(None, 0), months
 
 
 def _population(
@@ -174,32 +188,30 @@ def _population(
     months: list[tuple[str, int]],
 ) -> Population:
     is_leopard = Sighting.species_id == leopard
-    # One row per identified leopard and local year it was seen in, and whether as a cub: a few
-    # hundred rows however many sightings, from which the per-year counts follow.
-    year = local.year(Sighting.event_start)
-    seen = (
-        select(
-            year.label("year"),
-            Sighting.individual_id,
-            case((Sighting.life_stage == "cub", 1), else_=0).label("cub"),
-        )
-        .where(is_leopard, Sighting.individual_id.is_not(None), events.time_trusted())
-        .subquery("seen")
+    cub = Sighting.life_stage == literal_column("'cub'")  # a literal: ix_sighting_cubs is for it
+    # The local years each identified leopard was seen in, from the kept events (timed, trusted
+    # sightings only: _local_time brought them up to date), and those it was seen in as a cub.
+    kept = SightingEvent
+    year = local.year(kept.event_start).label("year")
+    seen = select(year, kept.individual_id).where(
+        kept.species_id == leopard, kept.individual_id.is_not(None)
+    )
+    as_cub = (
+        select(year, kept.individual_id)
+        .join(Sighting, Sighting.id == kept.sighting_id)
+        .where(is_leopard, cub, Sighting.individual_id.is_not(None))
     )
     detected, cubs, first_year = Counter(), Counter(), {}
-    for year_text, individual, as_cub in session.execute(
-        select(seen.c.year, seen.c.individual_id, func.max(seen.c.cub)).group_by(
-            seen.c.year, seen.c.individual_id
-        )
-    ):
+    for year_text, individual in session.execute(seen.distinct()):
         seen_in = int(year_text)
         detected[seen_in] += 1
-        cubs[seen_in] += bool(as_cub)
         first_year[individual] = min(seen_in, first_year.get(individual, seen_in))
+    for year_text, _individual in session.execute(as_cub.distinct()):
+        cubs[int(year_text)] += 1
     new = Counter(first_year.values())
 
     unidentified_cubs = events.event_starts(
-        minutes, where=(is_leopard, Sighting.individual_id.is_(None), Sighting.life_stage == "cub")
+        minutes, where=(is_leopard, Sighting.individual_id.is_(None), cub)
     ).subquery("cub_events")
     cub_events = _grouped(session, local.year(unidentified_cubs.c.start), unidentified_cubs)
     leopard_events = Counter()
@@ -236,11 +248,14 @@ def _leopard_id(session: Session) -> int | None:
 
 
 def _local_time(session: Session, timezone: str) -> _LocalTime | None:
-    """Local years and months over the span of the timed sightings; None if there are none."""
+    """Local years and months over the span of the timed sightings; None if there are none.
+
+    From the kept events (the timed, trusted sightings, whatever the window), refreshed first."""
+    eventstore.refresh(session)
+    kept = SightingEvent.event_start
+    # Two subqueries: SQLite reads a min or a max off the index, not both in one.
     first, last = session.execute(
-        select(func.min(Sighting.event_start), func.max(Sighting.event_start)).where(
-            events.time_trusted()
-        )
+        select(select(func.min(kept)).scalar_subquery(), select(func.max(kept)).scalar_subquery())
     ).one()
     return None if first is None else _LocalTime(ZoneInfo(timezone), first, last)
 

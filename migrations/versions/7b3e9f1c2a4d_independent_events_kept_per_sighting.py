@@ -217,7 +217,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_sighting_event_individual",
         "sighting_event",
-        ["individual_id", "starts_event", "station_id"],
+        ["individual_id", "starts_event", "station_id", "species_id", "event_start", "event_end"],
     )
     op.create_index(
         "ix_sighting_event_starts",
@@ -225,6 +225,26 @@ def upgrade() -> None:
         ["species_id", "event_start", "station_id", "individual_id"],
         sqlite_where=sa.text("starts_event = 1"),
         postgresql_where=sa.text("starts_event"),
+    )
+    op.create_index("ix_sighting_event_start", "sighting_event", ["event_start"])
+    op.create_index(
+        "ix_sighting_event_station_starts",
+        "sighting_event",
+        ["station_id", "event_start"],
+        sqlite_where=sa.text("starts_event = 1"),
+        postgresql_where=sa.text("starts_event"),
+    )
+    # Plain CREATE INDEX: no batch rebuild of sighting (it would drop its triggers).
+    op.create_index("ix_sighting_deployment_end", "sighting", ["deployment_id", "event_end"])
+    op.create_index(
+        "ix_sighting_individual_deployment", "sighting", ["individual_id", "deployment_id"]
+    )
+    op.create_index(
+        "ix_sighting_cubs",
+        "sighting",
+        ["species_id", "event_start"],
+        sqlite_where=sa.text("life_stage = 'cub'"),
+        postgresql_where=sa.text("life_stage = 'cub'"),
     )
     op.create_table(
         "sighting_event_dirty",
@@ -245,6 +265,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     _drop_triggers()
     op.drop_table("sighting_event_dirty")
+    op.drop_index("ix_sighting_cubs", table_name="sighting")
+    op.drop_index("ix_sighting_deployment_end", table_name="sighting")
+    op.drop_index("ix_sighting_individual_deployment", table_name="sighting")
+    op.drop_index("ix_sighting_event_station_starts", table_name="sighting_event")
+    op.drop_index("ix_sighting_event_start", table_name="sighting_event")
     op.drop_index("ix_sighting_event_starts", table_name="sighting_event")
     op.drop_index("ix_sighting_event_individual", table_name="sighting_event")
     op.drop_index("ix_sighting_event_group", table_name="sighting_event")

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Integer, column, func, select, values
 from sqlalchemy.orm import Session, selectinload
 
 from tracker import eventstore, outages
@@ -30,7 +30,7 @@ from tracker.exports import csvsafe
 from tracker.exports.core import Filters, Options, station_place, stations
 from tracker.exports.spans import known_until
 from tracker.exports.tables import write_csv
-from tracker.models import Deployment, Individual, Sighting, Species
+from tracker.models import Deployment, Individual, Sighting, Species, UTCDateTime
 
 # fmt: off
 EFFORT_COLUMNS = (
@@ -167,23 +167,100 @@ def _events_on_camera_days(session, filters: Filters, options: Options, deployme
 
     where = filters.date_conditions(options.timezone)
     s = eventstore.starts(session, options.minutes, where, groups).subquery("starts")
-    rows = session.execute(
+    animals = s.c.species_id.in_(select(Species.id).where(Species.kind != "blank"))
+    if not eventstore.kept(options.minutes, where):
+        return _day_by_day(session, s, animals, deployments, None)
+    # Kept events: counted per station and species in SQL; only those within a day of a day
+    # without a camera (before the first, in a gap or an outage, after the last) are looked at
+    # one by one, a handful instead of a season's.
+    counted = Counter(
+        {
+            (station_id, species_id): n
+            for station_id, species_id, n in session.execute(
+                select(s.c.station_id, s.c.species_id, func.count())
+                .where(animals)
+                .group_by(s.c.station_id, s.c.species_id)
+            )
+        }
+    )
+    stations_seen = {station_id for station_id, _ in counted}
+    near = _near_days_off(deployments, stations_seen)
+    if not near:
+        return counted, 0
+    ranges = (
+        values(
+            column("station_id", Integer),
+            column("low", UTCDateTime()),
+            column("high", UTCDateTime()),
+            name="near",
+        )
+        .data(near)
+        .cte("near")
+    )
+    inside = (s.c.station_id == ranges.c.station_id) & (s.c.start >= ranges.c.low)
+    candidates = select(s.c.sighting_id).join(ranges, inside & (s.c.start < ranges.c.high))
+    found, off_duty = _day_by_day(session, s, animals, deployments, candidates)
+    for key, n in found.items():
+        counted[key] -= n
+    return +counted, off_duty
+
+
+def _day_by_day(session, s, animals, deployments, only) -> tuple[Counter, int]:
+    """Events per (station, species) on a camera-day, looked at one by one, and how many were
+    not; with `only` (a select of sighting ids), of those events alone, and those NOT on a
+    camera-day are counted instead."""
+    query = (
         select(s.c.station_id, s.c.species_id, s.c.start, Deployment.timezone)
         .join(Sighting, Sighting.id == s.c.sighting_id)
         .join(Deployment, Deployment.id == Sighting.deployment_id)
-        .join(Species, Species.id == s.c.species_id)
-        .where(Species.kind != "blank")
+        .where(animals)
     )
+    if only is not None:
+        query = query.where(s.c.sighting_id.in_(only))
     zones: dict[str, ZoneInfo] = {}
     counted, off_duty = Counter(), 0
-    for station_id, species_id, start, tz_name in rows:
+    for station_id, species_id, start, tz_name in session.execute(query):
         day = start.astimezone(zones.setdefault(tz_name, ZoneInfo(tz_name))).date()
         periods = (p for d in deployments.get(station_id, ()) for p in d.working)
-        if any(a <= day < b for a, b in periods):
+        on_duty = any(a <= day < b for a, b in periods)
+        if on_duty == (only is None):
             counted[(station_id, species_id)] += 1
-        else:
+        if not on_duty:
             off_duty += 1
     return counted, off_duty
+
+
+# Any instant within a day of a local day, whatever the time zone (offsets stay within 14 hours).
+_SLACK = timedelta(days=1)
+_EVER = (datetime(1900, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC))
+
+
+def _near_days_off(deployments, stations) -> list[tuple[int, datetime, datetime]]:
+    """(station id, from, until): UTC instants within a day of a day no camera of the station
+    worked, merged; the whole time line for a station without camera-days."""
+    found = []
+    for station_id in sorted(stations):
+        working = sorted(p for d in deployments.get(station_id, ()) for p in d.working)
+        edges, reached = [], None  # the days off: before, between and after the working ones
+        for a, b in working:
+            if reached is None or a > reached:
+                edges.append((reached, a))
+            reached = b if reached is None else max(reached, b)
+        edges.append((reached, None))
+        spans = []
+        for a, b in edges:
+            low = _EVER[0] if a is None else _midnight(a) - _SLACK
+            high = _EVER[1] if b is None else _midnight(b) + _SLACK
+            if spans and low <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(high, spans[-1][1]))
+            else:
+                spans.append((low, high))
+        found += [(station_id, low, high) for low, high in spans]
+    return found
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def _deployment_effort(session: Session, filters: Filters, today: date):

@@ -154,15 +154,19 @@ def known_until(session: Session, deployments: list[Deployment]) -> dict[int, da
     """
     open_ones = {d.id: d for d in deployments if d.end_date is None}
     latest: dict[int, datetime] = {}
-    for column, owner in ((Image.taken_at_utc, Image), (Sighting.event_end, Sighting)):
-        rows = session.execute(
-            select(owner.deployment_id, func.max(column))
-            .where(owner.deployment_id.in_(open_ones))
-            .group_by(owner.deployment_id)
+    # One subquery per deployment and table: each reads its max off an index (deployment, time)
+    # where the index has it, instead of every photo of the open deployments (a million).
+    photo = select(func.max(Image.taken_at_utc)).where(Image.deployment_id == Deployment.id)
+    sighting = select(func.max(Sighting.event_end)).where(Sighting.deployment_id == Deployment.id)
+    rows = session.execute(
+        select(Deployment.id, photo.scalar_subquery(), sighting.scalar_subquery()).where(
+            Deployment.id.in_(open_ones)
         )
-        for dep_id, moment in rows:
-            if moment is not None and (dep_id not in latest or moment > latest[dep_id]):
-                latest[dep_id] = moment
+    )
+    for dep_id, *moments in rows:
+        found = [m for m in moments if m is not None]
+        if found:
+            latest[dep_id] = max(found)
     return {
         dep_id: max(d.start_date, latest[dep_id].astimezone(ZoneInfo(d.timezone)).date())
         if dep_id in latest
