@@ -14,7 +14,7 @@ rebuilds sighting, sighting_image, image or deployment must create them again
 (tests/test_eventstore.py checks they are there at head).
 
 Revision ID: 7b3e9f1c2a4d
-Revises: c06c9de6b016
+Revises: a7f3c2d91e04
 Create Date: 2026-12-05 17:30:00
 """
 
@@ -27,7 +27,7 @@ from alembic import op
 import tracker.models
 
 revision: str = "7b3e9f1c2a4d"
-down_revision: str | None = "c06c9de6b016"
+down_revision: str | None = "a7f3c2d91e04"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
