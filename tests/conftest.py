@@ -255,6 +255,15 @@ def row_counts(app) -> dict[str, int]:
         }
 
 
+def trigger_names(session) -> set[str]:
+    """The database's own triggers (migrations create them; a batch rebuild drops them)."""
+    if session.get_bind().dialect.name == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    else:
+        query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+    return set(session.scalars(text(query)))
+
+
 def fetch(app, statement):
     """Run a query in a session of its own, outside any request."""
     with Session(app.extensions["tracker.engine"]) as session:

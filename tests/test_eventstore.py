@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import trigger_names
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
@@ -148,11 +149,7 @@ def season(session, world) -> list[Sighting]:
 
 
 def test_the_triggers_are_there_at_head(session):
-    if session.get_bind().dialect.name == "sqlite":
-        query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
-    else:
-        query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
-    assert set(session.scalars(text(query))) >= TRIGGERS
+    assert trigger_names(session) >= TRIGGERS
 
 
 def test_the_migration_window_is_the_default():

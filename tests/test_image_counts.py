@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from conftest import explain
+from conftest import explain, trigger_names
 from sqlalchemy import delete, event, exists, func, select, text, tuple_, update
 
 from tracker import clockfix, fieldwork, imagelist, sightings, species
@@ -106,11 +106,7 @@ def named(session, name: str) -> Species:
 
 
 def test_the_triggers_are_there_at_head(session):
-    if session.get_bind().dialect.name == "sqlite":
-        query = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
-    else:
-        query = "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
-    assert set(session.scalars(text(query))) >= TRIGGERS
+    assert trigger_names(session) >= TRIGGERS
 
 
 def test_counts_stay_right_through_imports_tags_merges_deletions_and_clock_fixes(

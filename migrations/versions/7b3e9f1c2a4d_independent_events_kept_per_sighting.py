@@ -259,6 +259,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sighting_event_dirty")),
     )
     _backfill()
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ANALYZE sighting_event")  # its plans want statistics before autovacuum's
     _create_triggers()
 
 

@@ -169,7 +169,7 @@ def _events_on_camera_days(session, filters: Filters, options: Options, deployme
     s = eventstore.starts(session, options.minutes, where, groups).subquery("starts")
     animals = s.c.species_id.in_(select(Species.id).where(Species.kind != "blank"))
     if not eventstore.kept(options.minutes, where):
-        return _day_by_day(session, s, animals, deployments, None)
+        return _day_by_day(session, s, animals, deployments)
     # Kept events: counted per station and species in SQL; only those within a day of a day
     # without a camera (before the first, in a gap or an outage, after the last) are looked at
     # one by one, a handful instead of a season's.
@@ -198,32 +198,33 @@ def _events_on_camera_days(session, filters: Filters, options: Options, deployme
         .cte("near")
     )
     inside = (s.c.station_id == ranges.c.station_id) & (s.c.start >= ranges.c.low)
-    candidates = select(s.c.sighting_id).join(ranges, inside & (s.c.start < ranges.c.high))
-    found, off_duty = _day_by_day(session, s, animals, deployments, candidates)
+    near_days_off = (s, inside & (s.c.start < ranges.c.high), ranges)
+    found, off_duty = _day_by_day(session, s, animals, deployments, near_days_off)
     for key, n in found.items():
         counted[key] -= n
     return +counted, off_duty
 
 
-def _day_by_day(session, s, animals, deployments, only) -> tuple[Counter, int]:
+def _day_by_day(session, s, animals, deployments, near=None) -> tuple[Counter, int]:
     """Events per (station, species) on a camera-day, looked at one by one, and how many were
-    not; with `only` (a select of sighting ids), of those events alone, and those NOT on a
-    camera-day are counted instead."""
+    not; with `near` (the events joined to ranges of time, on a condition), of the events in
+    those ranges alone, and those NOT on a camera-day are counted instead."""
+    query = select(s.c.station_id, s.c.species_id, s.c.start, Deployment.timezone).select_from(s)
+    if near is not None:
+        _, on, ranges = near
+        query = query.join(ranges, on)
     query = (
-        select(s.c.station_id, s.c.species_id, s.c.start, Deployment.timezone)
-        .join(Sighting, Sighting.id == s.c.sighting_id)
+        query.join(Sighting, Sighting.id == s.c.sighting_id)
         .join(Deployment, Deployment.id == Sighting.deployment_id)
         .where(animals)
     )
-    if only is not None:
-        query = query.where(s.c.sighting_id.in_(only))
     zones: dict[str, ZoneInfo] = {}
     counted, off_duty = Counter(), 0
     for station_id, species_id, start, tz_name in session.execute(query):
         day = start.astimezone(zones.setdefault(tz_name, ZoneInfo(tz_name))).date()
         periods = (p for d in deployments.get(station_id, ()) for p in d.working)
         on_duty = any(a <= day < b for a, b in periods)
-        if on_duty == (only is None):
+        if on_duty == (near is None):
             counted[(station_id, species_id)] += 1
         if not on_duty:
             off_duty += 1
