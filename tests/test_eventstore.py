@@ -25,10 +25,13 @@ from tracker import (
     individuals,
     ingest,
     library,
+    outages,
     sightings,
     sources,
     species,
 )
+from tracker.exports import effort
+from tracker.exports.core import Filters, Options
 from tracker.models import (
     LEOPARD,
     Deployment,
@@ -364,3 +367,25 @@ def _wait_for_a_lock_wait(session) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("the second refresh never waited for the first")
+
+
+def test_effort_from_kept_events_equals_effort_day_by_day(session, world, monkeypatch):
+    """Effort counts kept events per station in SQL and looks only at those near a day without
+    a camera; the answer is the one of looking at every event's local day."""
+    kp1 = world["dep"]["kp1"]
+    kp1.timezone = "Asia/Vladivostok"  # UTC+10: 20:00 UTC is the next local day
+    kp1.end_date = date(2024, 4, 20)
+    outages.add_outage(session, kp1, date(2024, 4, 12), date(2024, 4, 13), "card full")
+    day = 24 * 60
+    for minutes in (-10 * day, -9 * day - 300, 0, day, 2 * day, 3 * day, 9 * day, 10 * day):
+        for who in ("leopard", "deer"):
+            tag(session, world, minutes, who=who)
+            tag(session, world, minutes + 3 * 60, who=who, dep="kp2")
+    session.commit()
+    options = Options(now=datetime(2024, 6, 1, tzinfo=UTC))
+    kept = effort.effort(session, Filters(), options, today=date(2024, 6, 1))
+    monkeypatch.setattr(eventstore, "kept", lambda minutes, where=(): False)
+    by_day = effort.effort(session, Filters(), options, today=date(2024, 6, 1))
+    assert kept.off_duty == by_day.off_duty > 0
+    assert [s.events for s in kept.stations] == [s.events for s in by_day.stations]
+    assert sum(sum(s.events.values()) for s in kept.stations) > 0

@@ -169,7 +169,13 @@ def _events_on_camera_days(session, filters: Filters, options: Options, deployme
     s = eventstore.starts(session, options.minutes, where, groups).subquery("starts")
     animals = s.c.species_id.in_(select(Species.id).where(Species.kind != "blank"))
     if not eventstore.kept(options.minutes, where):
-        return _day_by_day(session, s, animals, deployments)
+        every = (
+            select(s.c.station_id, s.c.species_id, s.c.start, Deployment.timezone)
+            .join(Sighting, Sighting.id == s.c.sighting_id)
+            .join(Deployment, Deployment.id == Sighting.deployment_id)
+            .where(animals)
+        )
+        return _day_by_day(session.execute(every), deployments)
     # Kept events: counted per station and species in SQL; only those within a day of a day
     # without a camera (before the first, in a gap or an outage, after the last) are looked at
     # one by one, a handful instead of a season's.
@@ -198,33 +204,39 @@ def _events_on_camera_days(session, filters: Filters, options: Options, deployme
         .cte("near")
     )
     inside = (s.c.station_id == ranges.c.station_id) & (s.c.start >= ranges.c.low)
-    near_days_off = (s, inside & (s.c.start < ranges.c.high), ranges)
-    found, off_duty = _day_by_day(session, s, animals, deployments, near_days_off)
+    near_rows = session.execute(
+        select(s.c.sighting_id, s.c.station_id, s.c.species_id, s.c.start)
+        .join(ranges, inside & (s.c.start < ranges.c.high))
+        .where(animals)
+    ).all()
+    # Their deployments' zones asked by id: a join would lead PostgreSQL to hash every sighting.
+    zone_of = {}
+    for at in range(0, len(near_rows), _IDS):
+        ids = [row[0] for row in near_rows[at : at + _IDS]]
+        zone_of.update(
+            session.execute(
+                select(Sighting.id, Deployment.timezone)
+                .join(Deployment, Deployment.id == Sighting.deployment_id)
+                .where(Sighting.id.in_(ids))
+            ).all()
+        )
+    rows = [(st, sp, start, zone_of[sid]) for sid, st, sp, start in near_rows]
+    found, off_duty = _day_by_day(rows, deployments, off=True)
     for key, n in found.items():
         counted[key] -= n
     return +counted, off_duty
 
 
-def _day_by_day(session, s, animals, deployments, near=None) -> tuple[Counter, int]:
-    """Events per (station, species) on a camera-day, looked at one by one, and how many were
-    not; with `near` (the events joined to ranges of time, on a condition), of the events in
-    those ranges alone, and those NOT on a camera-day are counted instead."""
-    query = select(s.c.station_id, s.c.species_id, s.c.start, Deployment.timezone).select_from(s)
-    if near is not None:
-        _, on, ranges = near
-        query = query.join(ranges, on)
-    query = (
-        query.join(Sighting, Sighting.id == s.c.sighting_id)
-        .join(Deployment, Deployment.id == Sighting.deployment_id)
-        .where(animals)
-    )
+def _day_by_day(rows, deployments, *, off: bool = False) -> tuple[Counter, int]:
+    """Of events (station, species, start, time zone), how many per (station, species) fell on
+    a camera-day of their station (or, `off`, did not), and how many did not."""
     zones: dict[str, ZoneInfo] = {}
     counted, off_duty = Counter(), 0
-    for station_id, species_id, start, tz_name in session.execute(query):
+    for station_id, species_id, start, tz_name in rows:
         day = start.astimezone(zones.setdefault(tz_name, ZoneInfo(tz_name))).date()
         periods = (p for d in deployments.get(station_id, ()) for p in d.working)
         on_duty = any(a <= day < b for a, b in periods)
-        if on_duty == (near is None):
+        if on_duty != off:
             counted[(station_id, species_id)] += 1
         if not on_duty:
             off_duty += 1
@@ -233,6 +245,7 @@ def _day_by_day(session, s, animals, deployments, near=None) -> tuple[Counter, i
 
 # Any instant within a day of a local day, whatever the time zone (offsets stay within 14 hours).
 _SLACK = timedelta(days=1)
+_IDS = 10_000  # sighting ids asked at once
 _EVER = (datetime(1900, 1, 1, tzinfo=UTC), datetime(3000, 1, 1, tzinfo=UTC))
 
 
