@@ -276,16 +276,23 @@ CSRF_RE = re.compile(
 )
 
 
-def explain(session, query) -> str:
+def explain(session, query, *, sorting: bool = True) -> str:
     """The plan of a statement: EXPLAIN QUERY PLAN on SQLite, EXPLAIN on PostgreSQL (which is
-    asked what it could use: a test's tables are too small for it to choose an index)."""
+    asked what it could use: a test's tables are too small for it to choose an index).
+
+    `sorting=False` asks PostgreSQL whether an index gives the order, without sorting: with a
+    few dozen rows, and statistics left by earlier tests, sorting them is as cheap, and its
+    choice flips with the order the tests ran in."""
     compiled = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
     if session.get_bind().dialect.name == "sqlite":
         rows = session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
         return "\n".join(str(r[-1]) for r in rows)
-    session.execute(text("SET enable_seqscan = off"))
+    settings = ["enable_seqscan"] + ([] if sorting else ["enable_sort"])
+    for setting in settings:
+        session.execute(text(f"SET {setting} = off"))
     plan = "\n".join(session.scalars(text(f"EXPLAIN {compiled}")))
-    session.execute(text("RESET enable_seqscan"))
+    for setting in settings:
+        session.execute(text(f"RESET {setting}"))
     return plan
 
 
