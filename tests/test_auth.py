@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from conftest import PASSWORD, csrf_token, sign_in
 
 
@@ -48,7 +50,13 @@ def test_open_redirect_is_not_followed(client, users):
     assert response.headers["Location"] == "/"
 
 
-def test_repeated_failures_are_slowed_down(client, users, app):
+def test_repeated_failures_are_slowed_down(client, users, app, monkeypatch):
+    # The clock stands still: the first delay is one second, which a loaded machine could
+    # spend between two sign-ins and so make the test pass or fail by chance.
+    from tracker.web import auth
+
+    still = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+    monkeypatch.setattr(auth, "utcnow", lambda: still)
     free = app.config["LOGIN_FREE_ATTEMPTS"]
     for _ in range(free):
         sign_in(client, users["admin"].email, "guess")
