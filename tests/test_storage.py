@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import io
 import mmap
+import os
 from datetime import date, datetime
 from pathlib import Path
 
@@ -88,6 +89,20 @@ def test_the_buffer_is_page_aligned_and_reused():
     assert storage._aligned(again)
     bigger = storage.buffer(64 << 20)
     assert len(bigger) == 64 << 20 and storage._aligned(bigger)
+
+
+def test_a_forked_child_never_writes_into_its_parents_buffer():
+    """ingest's worker processes are forked: each reads photos into a buffer of its own."""
+    parent = storage.buffer(4096)
+    parent[:4] = b"mine"
+    pid = os.fork()
+    if pid == 0:  # the child: its buffer, filled with its own bytes
+        child = storage.buffer(4096)
+        child[:4] = b"kid!"
+        os._exit(0 if child.obj is not parent.obj else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert bytes(parent[:4]) == b"mine"
 
 
 def test_media_sync_flushes_the_media_folder_and_reports_a_missing_one(tmp_path):

@@ -10,6 +10,7 @@ a missing or partial object.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from dataclasses import dataclass
 
@@ -17,6 +18,15 @@ SCHEME = "s3://"
 # Originals are handed out as redirects to presigned URLs this short-lived.
 PRESIGN_SECONDS = 60
 _local = threading.local()
+
+
+def _forget_clients() -> None:
+    # A forked child (ingest's worker processes) must not share its parent's connections.
+    global _local
+    _local = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_clients)
 
 
 def is_remote(root) -> bool:

@@ -46,9 +46,9 @@ _HOST = socket.gethostname()
 
 
 @functools.cache
-def _folder(path: Path) -> Path:
+def _folder(path: str) -> str:
     """Create a storage folder once per process (a stat per file is measurable on a card)."""
-    path.mkdir(parents=True, exist_ok=True)
+    os.makedirs(path, exist_ok=True)
     return path
 
 
@@ -81,12 +81,16 @@ def write_original(media_dir: str | Path, relpath: str, data: bytes | memoryview
 
 
 def _place(media_dir: str | Path, relpath: str, write: Callable[[int], None]) -> None:
-    final = Path(media_dir) / relpath
-    _folder(final.parent)
+    # Paths as strings: three files a photo, and pathlib's objects cost more than the syscalls.
+    root = os.fspath(media_dir)
+    final = os.path.join(root, relpath)
+    folder, name = os.path.split(final)
+    _folder(folder)
     # Unique per host, process and thread, so two uploads of the same photo never share a temp
     # file, and one folder holds them all: what a killed process leaves is found at once.
-    tmp = _folder(Path(media_dir) / INCOMING) / (
-        f"{TEMP_PREFIX}{final.name}-{_HOST}-{os.getpid()}-{threading.get_ident()}"
+    tmp = os.path.join(
+        _folder(os.path.join(root, INCOMING)),
+        f"{TEMP_PREFIX}{name}-{_HOST}-{os.getpid()}-{threading.get_ident()}",
     )
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -96,7 +100,8 @@ def _place(media_dir: str | Path, relpath: str, write: Callable[[int], None]) ->
             os.close(fd)
         os.replace(tmp, final)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         raise
 
 
@@ -112,6 +117,15 @@ _O_DIRECT = getattr(os, "O_DIRECT", 0)
 _scratch = threading.local()
 
 
+def _forget_buffers() -> None:
+    # A forked child (ingest's worker processes) gets buffers of its own, never its parent's.
+    global _scratch
+    _scratch = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_buffers)
+
+
 def buffer(size: int) -> memoryview:
     """This thread's page-aligned buffer of `size` bytes, reused from call to call.
 
@@ -120,7 +134,8 @@ def buffer(size: int) -> memoryview:
     """
     memory = getattr(_scratch, "memory", None)
     if memory is None or len(memory) < size:
-        memory = _scratch.memory = mmap.mmap(-1, max(size, 8 << 20))
+        # Private: a process forked later copies what it writes, never shares it.
+        memory = _scratch.memory = mmap.mmap(-1, max(size, 8 << 20), flags=mmap.MAP_PRIVATE)
     return memoryview(memory)[:size]
 
 
@@ -215,16 +230,17 @@ def _write_direct(fd: int, data: memoryview) -> None:
     _write_all(fd, data)
 
 
-def _holds(path: Path, sha256: str, size: int) -> bool:
+def _holds(path: str, sha256: str, size: int) -> bool:
     """True when the stored file is whole: right size and right content.
 
     Size alone is not enough: a crash before the data reached the disk can leave a file of the
     right length full of zeros, and a retry must then write it again.
     """
     try:
-        if path.stat().st_size != size:
+        if os.stat(path).st_size != size:
             return False
-        return hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest() == sha256
     except FileNotFoundError:
         return False
 
@@ -242,7 +258,7 @@ def store_original(
         if not objectstore.exists(media_dir, relpath, len(data)):
             objectstore.put(media_dir, relpath, data)
         return relpath
-    if not _holds(Path(media_dir) / relpath, sha256, len(data)):
+    if not _holds(os.path.join(media_dir, relpath), sha256, len(data)):
         if sync:
             write_atomic(media_dir, relpath, data)
         else:
