@@ -59,3 +59,24 @@ def test_a_file_cut_short_has_no_end():
     assert jpeg_end.main_image_end(photo[: len(photo) // 2], trust_within=1024) is None
     assert jpeg_end.main_image_end(photo[:100], trust_within=1024) is None
     assert jpeg_end.main_image_end(b"\xff\xd8", trust_within=1024) is None
+
+
+@pytest.mark.parametrize("make", [lambda: jpeg_bytes(TAKEN, seed=6), lambda: progressive(7)],
+                         ids=["baseline", "progressive"])  # fmt: skip
+@pytest.mark.parametrize("extra", [0, 2, 4096, 3_000_000])
+@pytest.mark.parametrize("allowance", [0, 1024, 10_000_000])
+def test_what_is_kept_is_what_the_end_says(make, extra, allowance):
+    """kept_length skips the search when the file ends with a marker within the allowance of its
+    first scan; its answer is the one the search gives, whatever follows the image."""
+    photo = make()
+    data = photo + junk(extra) if extra else photo
+    end = jpeg_end.main_image_end(data, trust_within=allowance)
+    expected = end if len(data) - end > allowance else len(data)
+    assert jpeg_end.kept_length(data, allowance) == expected
+    assert jpeg_end.kept_length(memoryview(data), allowance) == expected
+
+
+def test_a_file_cut_short_keeps_nothing():
+    photo = jpeg_bytes(TAKEN, seed=8)
+    for cut in (photo[: len(photo) // 2], photo[:100], b"\xff\xd8", photo[:-2]):
+        assert jpeg_end.kept_length(cut, 10_000_000) is None

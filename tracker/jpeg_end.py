@@ -85,6 +85,26 @@ def _walked_end(view: memoryview, scan: int) -> int | None:
                 break
 
 
+def kept_length(data: bytes | memoryview, max_trailing: int) -> int | None:
+    """How much of the file to keep: all of it, or only the main image when more than
+    `max_trailing` bytes follow its end. None when the image has no end (the file is cut short).
+
+    Most photos need no search: when the file ends with an end-of-image marker and holds no more
+    than `max_trailing` bytes after its first scan begins, the main image ends somewhere in those
+    bytes (its first FF D9 there at the latest), so whatever follows it is within the limit.
+    """
+    view = memoryview(data)
+    scan = _first_scan(view)
+    if scan is None:
+        return None
+    if len(view) - scan <= max_trailing and view[-2:] == b"\xff\xd9" and len(view) - 2 >= scan:
+        return len(view)
+    end = _main_image_end(view, scan, max_trailing)
+    if end is None:
+        return None
+    return end if len(view) - end > max_trailing else len(view)
+
+
 def main_image_end(data: bytes | memoryview, trust_within: int) -> int | None:
     """The offset just after the main image's end-of-image marker; None when it has none.
 
@@ -93,8 +113,10 @@ def main_image_end(data: bytes | memoryview, trust_within: int) -> int | None:
     """
     view = memoryview(data)
     scan = _first_scan(view)
-    if scan is None:
-        return None
+    return None if scan is None else _main_image_end(view, scan, trust_within)
+
+
+def _main_image_end(view: memoryview, scan: int, trust_within: int) -> int | None:
     first = _first_eoi(view, scan)
     if first is None or len(view) - first <= trust_within:
         return first
