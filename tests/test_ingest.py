@@ -81,7 +81,7 @@ def test_import_with_previews_leaves_the_card_browsable(app, runner, deployment,
     plain = write(tmp_path, "plain.jpg", jpeg_bytes(TAKEN, seed=9))
     run_import(runner, plain, "--deployment", deployment.id)
     code, _files, summary = run_import(runner, card, "--deployment", deployment.id, "--previews")
-    assert code == 0 and summary["summary"]["added"] == 3
+    assert code == 0 and summary["summary"]["added"] == 3, (_files, summary)
     media = Path(app.config["MEDIA_DIR"])
     for data in photos:
         sha = hashlib.sha256(data).hexdigest()

@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import itertools
 import logging
+import multiprocessing
 import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 
@@ -36,6 +38,9 @@ BATCH_SIZE = 200
 # disk (storage.write_original), so one thread more than the cores keeps both the cores and the
 # disk busy while the main thread parses and inserts (measured: 2 cores, 3 threads).
 WORKERS = (os.cpu_count() or 1) + 1
+# With previews, a process per core instead (see _pool), given this many files a task.
+PROCESSES = os.cpu_count() or 1
+CHUNK = 4
 # A batch that loses a race (a deadlock between two imports) runs again this many times.
 RETRIES = 3
 log = logging.getLogger(__name__)
@@ -142,10 +147,10 @@ def prepare(
     if metadata.width and metadata.height and metadata.width * metadata.height > limits.max_pixels:
         pixels = metadata.width * metadata.height / 1e6
         return Outcome(name, "rejected", reason=f"image too large ({pixels:.0f} megapixels)")
-    end = jpeg_end.main_image_end(data, limits.max_trailing_bytes)
+    end = jpeg_end.kept_length(data, limits.max_trailing_bytes)
     if end is None:
         return Outcome(name, "rejected", reason="truncated JPEG (the image data is cut short)")
-    if len(data) - end > limits.max_trailing_bytes:
+    if end < len(data):
         warnings.append(f"{_mb(len(data) - end)} after the end of the image left out")
         data = data[:end]
     metadata, problems = photo_text.checked_exif(metadata)
@@ -157,9 +162,19 @@ def prepare(
         ))  # fmt: skip
     sha256 = hashlib.sha256(data).hexdigest()
     # Sent to the disk now but not synced: the whole batch is synced once, before its rows commit.
-    stored = storage.store_original(media_dir, sha256, data, sync=False)
-    if previews:
-        _previews_from_memory(media_dir, sha256, data)
+    if previews and _writer is not None:
+        # A worker process: the original's direct write waits for the disk (~1 ms a photo) on
+        # the writer thread, while this one decodes and encodes the previews from the same bytes.
+        writing = _writer.submit(storage.store_original, media_dir, sha256, data, sync=False)
+        try:
+            _previews_from_memory(media_dir, sha256, data)
+        finally:
+            wait([writing])  # `data` is a reused buffer: never left to a write still running
+        stored = writing.result()
+    else:
+        stored = storage.store_original(media_dir, sha256, data, sync=False)
+        if previews:
+            _previews_from_memory(media_dir, sha256, data)
     return Prepared(name, sha256, len(data), stored, metadata, tuple(warnings))
 
 
@@ -480,16 +495,49 @@ def _prepare_item(
         return Outcome(name, "rejected", reason=f"could not store the file: {exc.strerror}")
 
 
+# In a worker process (_pool), the thread that writes its originals.
+_writer: ThreadPoolExecutor | None = None
+
+
+def _start_worker() -> None:
+    global _writer
+    _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="original")
+
+
+def _pool(budget: StoreBudget, previews: bool) -> Executor:
+    """Where files are prepared: threads, or with previews a process per core.
+
+    Pillow holds the GIL while it encodes a JPEG (py-spy --gil: 42 % of the time the GIL was held
+    during a card's import with previews), so previews made on threads are encoded one at a time
+    and a second core sits idle. Processes forked from this one, as make_missing's are, encode on
+    every core; each returns only the small Prepared, the bytes never cross. A store limit
+    (StoreBudget) is shared state between workers: such an upload stays on threads.
+    """
+    if previews and budget.limit is None and "fork" in multiprocessing.get_all_start_methods():
+        fork = multiprocessing.get_context("fork")
+        return ProcessPoolExecutor(PROCESSES, mp_context=fork, initializer=_start_worker)
+    return ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ingest")
+
+
+def _prepare_chunk(chunk: list[Item], *args) -> list[Prepared | Outcome]:
+    return [_prepare_item(item, *args) for item in chunk]
+
+
 def _prepared(
     items: Iterable[Item], media_dir: str, limits: Limits, budget, previews: bool
 ) -> Iterator:
-    """Prepare items on worker threads, in order, with a bounded number in flight."""
+    """Prepare items on workers, in order, with a bounded number in flight."""
     window: deque[Future] = deque()
-    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ingest") as pool:
-        for item in items:
-            window.append(pool.submit(_prepare_item, item, media_dir, limits, budget, previews))
+    with _pool(budget, previews) as pool:
+        processes = isinstance(pool, ProcessPoolExecutor)
+        shared = None if processes else budget
+        # A process gets a few files a task: each task crosses two pipes and two threads.
+        size = CHUNK if processes else 1
+        items = iter(items)
+        while chunk := list(itertools.islice(items, size)):
+            window.append(pool.submit(_prepare_chunk, chunk, media_dir, limits, shared, previews))
             # A deep window keeps the workers writing while the main thread syncs and inserts.
-            if len(window) >= 16 * WORKERS:
-                yield window.popleft().result()
+            if len(window) * size >= 16 * WORKERS:
+                yield from window.popleft().result()
         while window:
-            yield window.popleft().result()
+            yield from window.popleft().result()
