@@ -100,17 +100,16 @@ def missing(media_dir: str | Path, hashes: list[str]) -> list[str]:
             for h in hashes
             if not all(objectstore.exists(media_dir, preview_relpath(h, s)) for s in PREVIEW_SIZES)
         ]
-    base = Path(media_dir)
     present: dict[str, set[str]] = {}
     wanted = []
     for sha256 in hashes:
-        folder = str(Path(preview_relpath(sha256, "preview")).parent)
+        folder, _ = os.path.split(preview_relpath(sha256, "preview"))
         if folder not in present:
             try:
-                present[folder] = set(os.listdir(base / folder))
+                present[folder] = set(os.listdir(os.path.join(media_dir, folder)))
             except FileNotFoundError:
                 present[folder] = set()
-        names = (Path(preview_relpath(sha256, size)).name for size in PREVIEW_SIZES)
+        names = (os.path.basename(preview_relpath(sha256, size)) for size in PREVIEW_SIZES)
         if not all(name in present[folder] for name in names):
             wanted.append(sha256)
     return wanted
