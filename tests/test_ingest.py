@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import subprocess
+import sys
 import threading
 import zipfile
 from datetime import UTC, date, datetime
@@ -90,6 +92,51 @@ def test_import_with_previews_leaves_the_card_browsable(app, runner, deployment,
         )
     plain_sha = hashlib.sha256(plain.read_bytes()).hexdigest()
     assert not (media / storage.preview_relpath(plain_sha, "thumb")).exists()  # made on first view
+
+
+def test_a_card_imported_beside_other_threads_prepares_on_clean_processes(app, deployment):
+    """A worker's job thread imports while its other threads run: its preparing processes come
+    from a clean server process (a fork could copy a lock another thread holds), and the card
+    lands whole, browsable."""
+    photos = [jpeg_bytes(TAKEN, seed=40 + i) for i in range(4)]
+    items = [sources.Item(f"IMG_{i}.JPG", data) for i, data in enumerate(photos)]
+    seen, reports, errors = [], [], []
+    busy = threading.Event()
+    other = threading.Thread(target=busy.wait, args=(60,))  # another job's thread, running
+    other.start()
+
+    def job():
+        try:
+            seen.append(ingest.start_method())
+            with app.app_context():
+                session = get_session()
+                mine = session.get(type(deployment), deployment.id)
+                media = app.config["MEDIA_DIR"]
+                reports.append(ingest.ingest(session, items, mine, media, previews=True))
+        except Exception as exc:  # surfaced by the assertions below
+            errors.append(exc)
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    worker.join(timeout=120)
+    busy.set()
+    other.join()
+    assert errors == [] and seen == ["forkserver"]
+    assert reports[0].summary == {"added": 4, "duplicate": 0, "rejected": 0}
+    media = Path(app.config["MEDIA_DIR"])
+    for data in photos:
+        sha = hashlib.sha256(data).hexdigest()
+        assert (media / storage.original_relpath(sha)).read_bytes() == data
+        assert all(
+            (media / storage.preview_relpath(sha, s)).exists() for s in storage.PREVIEW_SIZES
+        )
+
+
+def test_a_command_with_one_thread_forks_its_preparing_processes():
+    """`tracker import` runs one thread: a plain fork, the quickest start, is safe there."""
+    code = "from tracker import ingest; print(ingest.start_method())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "fork"
 
 
 def test_time_is_corrected_and_raw_kept(session, runner, deployment, tmp_path):

@@ -513,10 +513,21 @@ def _pool(budget: StoreBudget, previews: bool) -> Executor:
     every core; each returns only the small Prepared, the bytes never cross. A store limit
     (StoreBudget) is shared state between workers: such an upload stays on threads.
     """
-    if previews and budget.limit is None and "fork" in multiprocessing.get_all_start_methods():
-        fork = multiprocessing.get_context("fork")
-        return ProcessPoolExecutor(PROCESSES, mp_context=fork, initializer=_start_worker)
+    method = start_method()
+    if previews and budget.limit is None and method in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context(method)
+        return ProcessPoolExecutor(PROCESSES, mp_context=context, initializer=_start_worker)
     return ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ingest")
+
+
+def start_method() -> str:
+    """How the preparing processes start: forked from this one when it runs a single thread (a
+    `tracker import`), the quickest. Where other threads run (`tracker worker --threads 2`, whose
+    other job may be mid-way through anything), one of them may hold a lock at the moment of the
+    fork (an HTTP connection pool, a cache, the allocator) and the child would wait on it for
+    ever: there they come from a clean server process instead (0.6 s to start, once a
+    card)."""
+    return "fork" if threading.active_count() == 1 else "forkserver"
 
 
 def _prepare_chunk(chunk: list[Item], *args) -> list[Prepared | Outcome]:
