@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from tusclient import client as tus_client
 from tusclient.exceptions import TusCommunicationError
 from werkzeug.serving import make_server
-from workers import start_worker, stop_worker, wait_until
+from workers import start_worker, stop_worker, wait_until, writing_to
 
 from tracker import fieldwork, storage, tokens
 from tracker.jobs import worker as worker_module
@@ -323,6 +323,8 @@ def test_a_worker_killed_mid_card_leaves_every_photo_once(
         first.send_signal(signal.SIGKILL)
         first.wait()
     assert files_done() < photos  # killed mid-card
+    # Nothing of it lives on: its preparing processes die with it (they held the card's file).
+    wait_until(lambda: not writing_to(tmp_path / "first.log"), 10, "the killed worker's children")
     second = start_worker(config, tmp_path / "second.log")
     try:
         status = wait_until(

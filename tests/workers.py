@@ -60,3 +60,17 @@ def wait_until(check: Callable[[], object], seconds: float = 60, what: str = "")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {seconds} s waiting for {what or check}")
         time.sleep(0.1)
+
+
+def writing_to(log: Path) -> list[int]:
+    """Processes whose output goes to `log`: a worker started on it and whatever it started
+    (its children inherit the file), even after the worker itself died."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.readlink(entry / "fd" / "1") == str(log):
+                    found.append(int(entry.name))
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+    return found

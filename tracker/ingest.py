@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+from select import select as wait_readable
 
 from PIL import Image as PILImage
 from sqlalchemy import select
@@ -499,9 +500,32 @@ def _prepare_item(
 _writer: ThreadPoolExecutor | None = None
 
 
-def _start_worker() -> None:
+def _start_worker(parent: int) -> None:
     global _writer
+    _exit_with(parent)
     _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="original")
+
+
+def _exit_with(parent: int) -> None:
+    """End this preparing process when the worker that asked for it dies.
+
+    A worker killed with SIGKILL cannot close its pool, and its preparing processes would wait
+    on their task queue for ever (each holds the queue's pipe open for the other), each keeping
+    the card's file and its memory. A forkserver's children outlive it too: each holds the pipe
+    the server watches for its client's end. A thread waits on the worker's pidfd instead.
+    """
+    try:
+        watched = os.pidfd_open(parent)
+    except ProcessLookupError:  # it died before we got here
+        os._exit(1)
+    except (AttributeError, OSError):  # not Linux 5.3 or later: left to the pool's own checks
+        return
+
+    def wait() -> None:
+        wait_readable([watched], [], [])
+        os._exit(1)
+
+    threading.Thread(target=wait, name="exit-with-worker", daemon=True).start()
 
 
 def _pool(budget: StoreBudget, previews: bool) -> Executor:
@@ -516,7 +540,9 @@ def _pool(budget: StoreBudget, previews: bool) -> Executor:
     method = start_method()
     if previews and budget.limit is None and method in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context(method)
-        return ProcessPoolExecutor(PROCESSES, mp_context=context, initializer=_start_worker)
+        return ProcessPoolExecutor(
+            PROCESSES, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
+        )
     return ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ingest")
 
 
