@@ -94,6 +94,33 @@ def test_import_with_previews_leaves_the_card_browsable(app, runner, deployment,
     assert not (media / storage.preview_relpath(plain_sha, "thumb")).exists()  # made on first view
 
 
+def test_previews_are_kept_for_a_stored_original_and_made_again_for_a_lost_one(
+    app, runner, deployment, tmp_path
+):
+    """A photo whose original is stored whole keeps its previews; one whose original was lost
+    (a crash before the disk had it) has its previews, which went the same way, made again."""
+    kept, lost = jpeg_bytes(TAKEN, seed=1), jpeg_bytes(TAKEN, seed=2)
+    media = Path(app.config["MEDIA_DIR"])
+    for data in (kept, lost):
+        sha = hashlib.sha256(data).hexdigest()
+        for size in storage.PREVIEW_SIZES:
+            write(media, storage.preview_relpath(sha, size), b"\0" * 100)
+    storage.store_original(media, hashlib.sha256(kept).hexdigest(), kept)
+    card = tmp_path / "card"
+    write(card, "IMG_1.JPG", kept)
+    write(card, "IMG_2.JPG", lost)
+    code, _files, summary = run_import(runner, card, "--deployment", deployment.id, "--previews")
+    assert code == 0 and summary["summary"]["added"] == 2, (_files, summary)
+
+    def thumb(data: bytes) -> bytes:
+        sha = hashlib.sha256(data).hexdigest()
+        return (media / storage.preview_relpath(sha, "thumb")).read_bytes()
+
+    assert thumb(kept) == b"\0" * 100  # left alone: not looked at again
+    assert thumb(lost)[:3] == b"\xff\xd8\xff"  # a JPEG again
+    assert (media / storage.original_relpath(hashlib.sha256(lost).hexdigest())).read_bytes() == lost
+
+
 def test_a_card_imported_beside_other_threads_prepares_on_clean_processes(app, deployment):
     """A worker's job thread imports while its other threads run: its preparing processes come
     from a clean server process (a fork could copy a lock another thread holds), and the card

@@ -90,6 +90,7 @@ def test_only_missing_previews_are_made_over_the_pool(tmp_path):
     kept.write_bytes(b"left alone")  # not a JPEG: proves it was not made again
     preview_file(tmp_path, hashes[1], "thumb").unlink()  # half made: made again
     assert previews.missing(tmp_path, hashes) == hashes[1:]
+    assert [previews.has_previews(tmp_path, h) for h in hashes[:3]] == [True, False, False]
 
     assert previews.make_missing(tmp_path, hashes, workers=2) == []
     assert kept.read_bytes() == b"left alone"

@@ -162,27 +162,33 @@ def prepare(
             "not stored (upload the rest separately)"
         ))  # fmt: skip
     sha256 = hashlib.sha256(data).hexdigest()
+    stored = storage.original_relpath(sha256)
+    # A photo whose original was not stored whole has no previews worth keeping either (made
+    # from it, and not synced either if a crash cut its write short): they are made again.
+    new = not storage.has_original(media_dir, sha256, len(data))
     # Sent to the disk now but not synced: the whole batch is synced once, before its rows commit.
-    if previews and _writer is not None:
+    if previews and new and _writer is not None:
         # A worker process: the original's direct write waits for the disk (~1 ms a photo) on
         # the writer thread, while this one decodes and encodes the previews from the same bytes.
-        writing = _writer.submit(storage.store_original, media_dir, sha256, data, sync=False)
+        writing = _writer.submit(storage.put_original, media_dir, sha256, data, sync=False)
         try:
-            _previews_from_memory(media_dir, sha256, data)
+            _previews_from_memory(media_dir, sha256, data, new)
         finally:
             wait([writing])  # `data` is a reused buffer: never left to a write still running
-        stored = writing.result()
+        writing.result()
     else:
-        stored = storage.store_original(media_dir, sha256, data, sync=False)
+        if new:
+            storage.put_original(media_dir, sha256, data, sync=False)
         if previews:
-            _previews_from_memory(media_dir, sha256, data)
+            _previews_from_memory(media_dir, sha256, data, new)
     return Prepared(name, sha256, len(data), stored, metadata, tuple(warnings))
 
 
-def _previews_from_memory(media_dir: str, sha256: str, data: memoryview) -> None:
-    """Make the photo's previews now, from its bytes in memory; a failure only means they are
-    made later, on first view (previews.preview_path)."""
-    if preview_files.missing(media_dir, [sha256]):
+def _previews_from_memory(media_dir: str, sha256: str, data: memoryview, new: bool) -> None:
+    """Make the photo's previews now, from its bytes in memory, unless an original stored
+    earlier already has them; a failure only means they are made later, on first view
+    (previews.preview_path)."""
+    if new or not preview_files.has_previews(media_dir, sha256):
         with contextlib.suppress(OSError, ValueError, PILImage.DecompressionBombError):
             preview_files.make_previews(media_dir, sha256, data)
 

@@ -88,6 +88,17 @@ def preview_path(media_dir: str | Path, sha256: str, size: str) -> Path:
     return path
 
 
+def has_previews(media_dir: str | Path, sha256: str) -> bool:
+    """Whether one photo's preview and thumbnail are both there: a look-up per file, as a folder
+    of previews holds thousands of files in a season (missing() lists it whole)."""
+    if objectstore.is_remote(media_dir):
+        return all(objectstore.exists(media_dir, preview_relpath(sha256, s)) for s in PREVIEW_SIZES)
+    root = os.fspath(media_dir)
+    return all(
+        os.path.exists(os.path.join(root, preview_relpath(sha256, s))) for s in PREVIEW_SIZES
+    )
+
+
 def missing(media_dir: str | Path, hashes: list[str]) -> list[str]:
     """The hashes whose preview or thumbnail is not there yet.
 
@@ -95,11 +106,7 @@ def missing(media_dir: str | Path, hashes: list[str]) -> list[str]:
     many images, and a stat per file is measurable at a card's scale.
     """
     if objectstore.is_remote(media_dir):
-        return [
-            h
-            for h in hashes
-            if not all(objectstore.exists(media_dir, preview_relpath(h, s)) for s in PREVIEW_SIZES)
-        ]
+        return [h for h in hashes if not has_previews(media_dir, h)]
     present: dict[str, set[str]] = {}
     wanted = []
     for sha256 in hashes:

@@ -252,18 +252,31 @@ def store_original(
 
     With sync=False the file is not durable until a media_sync function has run.
     """
+    if not has_original(media_dir, sha256, len(data)):
+        put_original(media_dir, sha256, data, sync=sync)
+    return original_relpath(sha256)
+
+
+def has_original(media_dir: str | Path, sha256: str, size: int) -> bool:
+    """Whether the original is stored whole (after a crash it may be there but not whole)."""
     relpath = original_relpath(sha256)
     if objectstore.is_remote(media_dir):
         # Content-addressed: an object of the right size is this photo (a PUT is all or nothing).
-        if not objectstore.exists(media_dir, relpath, len(data)):
-            objectstore.put(media_dir, relpath, data)
-        return relpath
-    if not _holds(os.path.join(media_dir, relpath), sha256, len(data)):
-        if sync:
-            write_atomic(media_dir, relpath, data)
-        else:
-            write_original(media_dir, relpath, data)
-    return relpath
+        return objectstore.exists(media_dir, relpath, size)
+    return _holds(os.path.join(media_dir, relpath), sha256, size)
+
+
+def put_original(
+    media_dir: str | Path, sha256: str, data: bytes | memoryview, *, sync: bool = True
+) -> None:
+    """Write the original, whether or not it is there (store_original writes it only once)."""
+    relpath = original_relpath(sha256)
+    if objectstore.is_remote(media_dir):
+        objectstore.put(media_dir, relpath, data)
+    elif sync:
+        write_atomic(media_dir, relpath, data)
+    else:
+        write_original(media_dir, relpath, data)
 
 
 @functools.cache
