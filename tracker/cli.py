@@ -1,4 +1,7 @@
-"""The `tracker` command: the Flask CLI for this app, plus field and admin commands.
+"""The `tracker` command: the Flask CLI for this app, with the database, account, station,
+deployment and worker commands. Each area's own commands live beside it (tracker.uploads.cli:
+import, inspect, previews, media; tracker.exports.cli; tracker.detections.cli; tracker.reid.cli;
+tracker.demo) and are registered here.
 
 Each command parses its options, calls the same domain function as the web form, commits, and
 prints the result. Bad input prints the reasons and exits with status 2.
@@ -7,14 +10,9 @@ prints the result. Bad input prints the reasons and exits with status 2.
 from __future__ import annotations
 
 import gc
-import hashlib
-import json
 import os
-import secrets
 import sys
-from dataclasses import asdict
 from datetime import date
-from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -94,18 +92,12 @@ def _schema_missing(exc: DBAPIError) -> bool:
 
 
 def register_commands(app: Flask) -> None:
-    for command in (
-        db_group,
-        user_group,
-        station_group,
-        deployment_group,
-        import_command,
-        inspect_command,
-        previews_command,
-        media_group,
-        export_command,
-        worker_command,
-    ):
+    for command in (db_group, user_group, station_group, deployment_group, worker_command):
+        app.cli.add_command(command)
+    from tracker.exports.cli import export_command
+    from tracker.uploads.cli import import_command, inspect_command, media_group, previews_command
+
+    for command in (import_command, inspect_command, previews_command, media_group, export_command):
         app.cli.add_command(command)
     from tracker import demo
     from tracker.detections.cli import detections_group
@@ -390,270 +382,3 @@ def deployment_outage(deployment_id, start_date, end_date, reason):
         fail(exc)
     session.commit()
     click.echo(outage.id)
-
-
-def _resolve_deployment(session, deployment_id: int | None, station_code: str | None, items):
-    """The deployment, or the station's one covering the photos' dates (as an upload's is)."""
-    from tracker.uploads import destination
-
-    try:
-        if deployment_id is not None:
-            return fieldwork.deployment_for_upload(session, deployment_id, None), items
-        _none, station = destination.check(session, None, station_code)
-        dates, items = destination.sample_dates(items)
-        return destination.deployment_for_card(session, station, dates), items
-    except InvalidInput as exc:
-        fail(exc)
-
-
-@click.command("import")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--deployment", "deployment_id", type=int, help="Deployment id.")
-@click.option(
-    "--station",
-    "station_code",
-    help="Station code (any case): its deployment covering the photos' dates, else its active one.",
-)
-@click.option(
-    "--previews",
-    is_flag=True,
-    help="Make each new photo's preview and thumbnail as it lands, as an uploaded card's import "
-    "does: the card is browsable at the end.",
-)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per file, then a summary.")
-@with_appcontext
-def import_command(paths, deployment_id, station_code, previews, as_json):
-    """Import images from files, folders (recursively) and zips.
-
-    Exit status: 0 when nothing was rejected, 1 when some files were rejected, 2 on a usage error.
-    """
-    from tracker import ingest, sources
-    from tracker.sightings import TagRules
-
-    if (deployment_id is None) == (station_code is None):
-        click.echo("error: give exactly one of --deployment ID or --station CODE", err=True)
-        sys.exit(2)
-    session = get_session()
-    limits = ingest.Limits()
-    items = sources.path_items(paths, sources.ZipLimits(max_file_bytes=limits.max_file_bytes))
-    deployment, items = _resolve_deployment(session, deployment_id, station_code, items)
-    show = _json_line if as_json else _ImportProgress()
-    report = ingest.ingest(
-        session,
-        items,
-        deployment,
-        current_app.config["MEDIA_DIR"],
-        limits=limits,
-        on_outcome=show,
-        tag_rules=TagRules.from_config(current_app.config),
-        previews=previews,
-    )
-    for leftover in report.leftovers:
-        click.echo(f"removed {leftover.path} ({leftover.bytes} bytes), left by an import that "
-                   "was killed", err=True)  # fmt: skip
-    if as_json:
-        removed = [asdict(leftover) for leftover in report.leftovers]
-        click.echo(json.dumps({"summary": report.summary, "deployment_id": deployment.id,
-                               "leftovers_removed": removed}))  # fmt: skip
-    else:
-        show.finish(report)
-    sys.exit(1 if report.count("rejected") else 0)
-
-
-def _json_line(outcome) -> None:
-    fields = ("path", "status", "image_id", "reason", "warnings")
-    values = (outcome.name, outcome.status, outcome.image_id, outcome.reason, outcome.warnings)
-    click.echo(json.dumps(dict(zip(fields, values, strict=True))))
-
-
-class _ImportProgress:
-    """A running count on a terminal; rejected files are named as they happen."""
-
-    def __init__(self) -> None:
-        self.tty = sys.stdout.isatty()
-        self.seen = 0
-
-    def __call__(self, outcome) -> None:
-        self.seen += 1
-        if outcome.status == "rejected":
-            click.echo(f"\rrejected {outcome.name}: {outcome.reason}", err=True)
-        for warning in outcome.warnings:
-            click.echo(f"\rwarning {outcome.name}: {warning}", err=True)
-        if self.tty and self.seen % 10 == 0:
-            click.echo(f"\r{self.seen} files read...", nl=False)
-
-    def finish(self, report) -> None:
-        if self.tty:
-            click.echo("\r", nl=False)
-        s = report.summary
-        click.echo(
-            f"{s['added']} added, {s['duplicate']} already present, {s['rejected']} rejected"
-        )
-
-
-@click.command("inspect")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
-def inspect_command(paths, as_json):
-    """Show what the tracker reads from files and folders, without touching the database."""
-    from tracker import exif
-
-    for path in _files(paths):
-        data = path.read_bytes()
-        found = exif.to_json_dict(str(path), hashlib.sha256(data).hexdigest(), exif.read_exif(path))
-        if as_json:
-            click.echo(json.dumps(found))
-        else:
-            click.echo(_describe(found))
-
-
-def _files(paths):
-    for path in paths:
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file())
-        else:
-            yield path
-
-
-def _describe(found: dict) -> str:
-    if found["error"]:
-        return f"{found['path']}: UNREADABLE: {found['error']}"
-    place = (
-        f"{found['latitude']:.6f}, {found['longitude']:.6f}"
-        if found["latitude"] is not None
-        else "no GPS"
-    )
-    camera = " ".join(filter(None, (found["make"], found["model"]))) or "unknown camera"
-    taken = found["taken_at"] or "no time"
-    offset = f" {found['utc_offset']}" if found["utc_offset"] else ""
-    tags = f" tags: {', '.join(found['tags'])}" if found["tags"] else ""
-    return f"{found['path']}: {taken}{offset}, {place}, {camera}{tags}"
-
-
-@click.command("previews")
-@click.option("--workers", type=int, default=None, help="Processes (default: one per core).")
-@with_appcontext
-def previews_command(workers: int | None) -> None:
-    """Make the missing thumbnails and previews of all images, spread over the cores."""
-    from sqlalchemy import select
-
-    from tracker import previews
-    from tracker.models import Image
-
-    hashes = list(get_session().scalars(select(Image.sha256)))
-    failures = previews.make_missing(current_app.config["MEDIA_DIR"], hashes, workers)
-    for failure in failures:
-        click.echo(f"could not make a preview: {failure}", err=True)
-    click.echo(f"{len(hashes) - len(failures)} images have previews")
-    sys.exit(1 if failures else 0)
-
-
-@click.group("media")
-def media_group() -> None:
-    """The media folder."""
-
-
-@media_group.command("clean")
-@with_appcontext
-def media_clean() -> None:
-    """Remove the temporary files that killed imports left in the media folder.
-
-    Files being written by a running import or web upload, or by another machine sharing the
-    folder, are left alone. Each import does the same in the folder it writes to first.
-    """
-    from tracker import storage
-
-    removed = storage.remove_leftovers(current_app.config["MEDIA_DIR"], everywhere=True)
-    for leftover in removed:
-        click.echo(f"removed {leftover.path} ({leftover.bytes} bytes)")
-    click.echo(f"{len(removed)} leftover file{'' if len(removed) == 1 else 's'} removed")
-
-
-@click.command("export")
-@click.option(
-    "--format", "fmt", required=True, help="csv, events-csv, geojson, camtrap-dp, secr, effort."
-)
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--from", "date_from", metavar="YYYY-MM-DD", help="First local date (inclusive).")
-@click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Last local date (inclusive).")
-@click.option("--species", help="Scientific or common name.")
-@click.option("--individual", help="Individual code (a former code finds it too).")
-@click.option("--station", "stations", multiple=True, help="Station code; repeat for several.")
-@click.option("--public", is_flag=True, help="Coordinates generalised to the public grid.")
-@click.option("--per-station", is_flag=True, help="GeoJSON: one feature per station.")
-@click.option(
-    "--occasion-days", type=click.IntRange(1, 366), default=1, show_default=True,
-    help="secr: the length of one sampling occasion.",
-)  # fmt: skip
-@click.option("--include-media", is_flag=True, help="camtrap-dp: put the image files in the zip.")
-@click.option(
-    "--with-people", is_flag=True,
-    help="camtrap-dp with --include-media: photos of people as taken (default: person boxes "
-    "blurred, as for roles without see_people).",
-)  # fmt: skip
-@click.option(
-    "--base-url", default="",
-    help="camtrap-dp: the app's address, for media URLs (default TRACKER_BASE_URL).",
-)  # fmt: skip
-@click.option(
-    "--session", "sessions", multiple=True, metavar="NAME:FROM:TO",
-    help="secr: a survey session (local dates, inclusive); repeat for several, none overlapping.",
-)  # fmt: skip
-@with_appcontext
-def export_command(fmt, out_path, date_from, date_to, species, individual, stations, public,
-                   per_station, occasion_days, include_media, with_people, base_url,
-                   sessions):  # fmt: skip
-    """Export sightings, events or effort to a file, written in full or not at all.
-
-    Exit status 2, and no file, when a filter or the format is refused; an empty result is a file
-    with its header. Every export is recorded in the audit log.
-    """
-    from tracker import clock
-    from tracker.exports import formats
-    from tracker.exports.capthist import parse_sessions
-    from tracker.exports.core import Filters, options_from_config
-
-    session = get_session()
-    try:
-        formats.find(fmt)
-        if not out_path.parent.is_dir():
-            raise InvalidInput({"out": f"There is no folder {out_path.parent}."})
-        filters = Filters.parse(
-            session, date_from=date_from, date_to=date_to, stations=stations, species=species,
-            individual=individual,
-        )  # fmt: skip
-        surveys = parse_sessions(sessions)
-    except InvalidInput as exc:
-        fail(exc)
-    config = current_app.config
-    options = options_from_config(
-        config, clock.now(), public=public, per_station=per_station, sessions=surveys,
-        occasion_days=occasion_days, include_media=include_media, blur_people=not with_people,
-        base_url=base_url.rstrip("/") or config.get("BASE_URL", ""),
-    )  # fmt: skip
-
-    def write(out) -> int:
-        rows = formats.run_export(session, fmt, filters, out, options)
-        session.commit()  # the audit row, once the file is written
-        return rows
-
-    try:  # a format may refuse an option (a public capture history): no file, exit 2
-        rows = write_whole(out_path, write)
-    except InvalidInput as exc:
-        fail(exc)
-    click.echo(f"{rows} rows written to {out_path}")
-
-
-def write_whole(path: Path, write):
-    """Call write(binary file) on a new file beside `path`, and rename it to `path` only when
-    write returns: an interrupted export never leaves a half-written file under the real name."""
-    part = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
-    try:
-        with part.open("xb") as out:
-            result = write(out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(part, path)
-    finally:
-        part.unlink(missing_ok=True)
-    return result
