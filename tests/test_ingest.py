@@ -16,7 +16,7 @@ import pytest
 from conftest import CORPUS
 from sqlalchemy import func, select
 
-from tracker import fieldwork, ingest, sources, storage
+from tracker import fieldwork, ingest, preparing, sources, storage
 from tracker.db import get_session
 from tracker.models import AuditLog, Image
 from tracker.synthetic import jpeg_bytes
@@ -134,7 +134,7 @@ def test_a_card_imported_beside_other_threads_prepares_on_clean_processes(app, d
 
     def job():
         try:
-            seen.append(ingest.start_method())
+            seen.append(preparing.start_method())
             with app.app_context():
                 session = get_session()
                 mine = session.get(type(deployment), deployment.id)
@@ -161,7 +161,7 @@ def test_a_card_imported_beside_other_threads_prepares_on_clean_processes(app, d
 
 def test_a_command_with_one_thread_forks_its_preparing_processes():
     """`tracker import` runs one thread: a plain fork, the quickest start, is safe there."""
-    code = "from tracker import ingest; print(ingest.start_method())"
+    code = "from tracker import preparing; print(preparing.start_method())"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "fork"
 
@@ -354,7 +354,7 @@ def test_storage_is_content_addressed_and_recovers_from_a_damaged_file(
 ):
     data = jpeg_bytes(TAKEN, seed=600)
     media = Path(app.config["MEDIA_DIR"])
-    prepared = ingest.prepare("x.jpg", data, str(media), ingest.Limits())
+    prepared = preparing.prepare("x.jpg", data, str(media), ingest.Limits())
     final = media / storage.original_relpath(prepared.sha256)
     # As if the machine died before the file reached the disk (no row was committed).
     final.write_bytes(damage(data))

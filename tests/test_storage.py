@@ -92,7 +92,7 @@ def test_the_buffer_is_page_aligned_and_reused():
 
 
 def test_a_forked_child_never_writes_into_its_parents_buffer():
-    """ingest's worker processes are forked: each reads photos into a buffer of its own."""
+    """tracker.preparing's processes are forked: each reads photos into a buffer of its own."""
     parent = storage.buffer(4096)
     parent[:4] = b"mine"
     pid = os.fork()

@@ -21,7 +21,7 @@ _local = threading.local()
 
 
 def _forget_clients() -> None:
-    # A forked child (ingest's worker processes) must not share its parent's connections.
+    # A forked child (tracker.preparing's processes) must not share its parent's connections.
     global _local
     _local = threading.local()
 

@@ -118,7 +118,7 @@ _scratch = threading.local()
 
 
 def _forget_buffers() -> None:
-    # A forked child (ingest's worker processes) gets buffers of its own, never its parent's.
+    # A forked child (tracker.preparing's processes) gets buffers of its own, never its parent's.
     global _scratch
     _scratch = threading.local()
 
