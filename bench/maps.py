@@ -99,7 +99,7 @@ def time_pages(app, repeat: int) -> dict:
 
 def time_steps(app, repeat: int) -> dict[str, float]:
     """The default page's steps, each timed on its own from the domain functions."""
-    from tracker import mapdata, maps
+    from tracker import mapdata, mapfilters, maps
     from tracker.db import get_session
     from tracker.web.maps import _options
 
@@ -109,7 +109,7 @@ def time_steps(app, repeat: int) -> dict[str, float]:
         options, _problems = _options()
         for _ in range(repeat):
             t0 = time.perf_counter()
-            filters = mapdata.parse_filters(session, {})
+            filters = mapfilters.parse_filters(session, {})
             t1 = time.perf_counter()
             data = mapdata.map_data(
                 session,

@@ -12,7 +12,7 @@ from conftest import csrf_token
 from pyproj import Geod, Transformer
 from sqlalchemy import select
 
-from tracker import config, fieldwork, individuals, mapdata, maps
+from tracker import config, fieldwork, homerange, individuals, mapdata, mapfilters, maps
 from tracker.models import LEOPARD, Individual, Sighting, Species
 
 PARK = "Asia/Vladivostok"  # UTC+10 all year
@@ -87,7 +87,7 @@ def park(session):
 
 
 def data_for(session, args=None, **kwargs) -> mapdata.MapData:
-    filters = mapdata.parse_filters(session, args or {})
+    filters = mapfilters.parse_filters(session, args or {})
     return mapdata.map_data(session, filters, minutes=30, timezone=PARK, **kwargs)
 
 
@@ -260,15 +260,15 @@ def test_home_range_is_the_convex_polygon_with_its_area_in_utm_52n(session, park
 
 def test_home_range_ignores_inner_stations_and_lines():
     square = [(1, 43.0, 131.3), (2, 43.0, 131.4), (3, 43.1, 131.4), (4, 43.1, 131.3)]
-    hull, area = mapdata.home_range([*square, (5, 43.05, 131.35)])
+    hull, area = homerange.home_range([*square, (5, 43.05, 131.35)])
     assert set(hull) == {1, 2, 3, 4}
     expected = hand_area_km2([(43.0, 131.3), (43.0, 131.4), (43.1, 131.4)]) + hand_area_km2(
         [(43.0, 131.3), (43.1, 131.4), (43.1, 131.3)]
     )
     assert area == pytest.approx(expected, rel=1e-6)
     # Two cameras at one place and a third: a line, not an area.
-    assert mapdata.home_range([(1, 43.0, 131.3), (2, 43.1, 131.3), (3, 43.1, 131.3)]) == ((), 0.0)
-    assert mapdata.home_range([(1, 43.0, 131.3), (2, 43.1, 131.3)]) == ((), None)
+    assert homerange.home_range([(1, 43.0, 131.3), (2, 43.1, 131.3), (3, 43.1, 131.3)]) == ((), 0.0)
+    assert homerange.home_range([(1, 43.0, 131.3), (2, 43.1, 131.3)]) == ((), None)
 
 
 def test_the_page_has_a_layer_per_individual_in_the_layer_control(as_role, park):
@@ -347,7 +347,7 @@ def test_filter_by_individual_code_current_or_former(session, park):
     assert [t.code for t in data.tracks] == ["AL-02"]
     individuals.rename(session, park["cats"]["AL-02"], code="AL-22", name="", sex="male")
     session.commit()
-    filters = mapdata.parse_filters(session, {"individual": "AL-02"})
+    filters = mapfilters.parse_filters(session, {"individual": "AL-02"})
     assert filters.individual_code == "AL-22"
     assert filters.individual_note == "AL-02 is now known as AL-22."
 
@@ -503,7 +503,7 @@ def test_public_map_shows_grid_cells_and_nothing_exact(app, client, park):
 
 
 def test_public_cells_add_up_per_cell(session, park):
-    filters = mapdata.parse_filters(session, {}, allowed=mapdata.PUBLIC_PARAMS)
+    filters = mapfilters.parse_filters(session, {}, allowed=mapfilters.PUBLIC_PARAMS)
     cells = mapdata.public_cells(session, filters, grid=0.1, minutes=30, timezone=PARK)
     assert [(c.south, c.west, c.north, c.east, c.events) for c in cells] == [
         (43.0, 131.3, 43.1, 131.4, 1),  # KP-03

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
-from tracker import mapdata
+from tracker import mapdata, mapfilters
 from tracker.errors import InvalidInput
 from tracker.exports import formats
 from tracker.exports.core import Filters, Options
@@ -164,7 +164,9 @@ def test_every_format_refuses_a_grid_the_policy_does_not_allow(session, park, fm
 
 
 def test_the_public_map_uses_the_same_cells(session, park):
-    filters = mapdata.parse_filters(session, {"species": "all"}, allowed=mapdata.PUBLIC_PARAMS)
+    filters = mapfilters.parse_filters(
+        session, {"species": "all"}, allowed=mapfilters.PUBLIC_PARAMS
+    )
     cells = mapdata.public_cells(session, filters, grid=0.1, minutes=30)
     # The deer at KP-02 and the leopard on the line: no person, no vehicle.
     assert [(c.south, c.west, c.north, c.east, c.events) for c in cells] == [

@@ -11,7 +11,17 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import func, select
 
-from tracker import events, fieldwork, individuals, ingest, mapdata, sightings, sources, stats
+from tracker import (
+    events,
+    fieldwork,
+    individuals,
+    ingest,
+    mapdata,
+    mapfilters,
+    sightings,
+    sources,
+    stats,
+)
 from tracker.models import LEOPARD, Image, Species
 from tracker.synthetic import jpeg_bytes
 
@@ -52,7 +62,7 @@ def figures(session) -> dict:
         session, minutes=30, not_seen_months=12, today=date(2025, 1, 1)
     )
     board = stats.dashboard(session, 30, PARK)
-    shown = mapdata.map_data(session, mapdata.Filters(), timezone=PARK)
+    shown = mapdata.map_data(session, mapfilters.Filters(), timezone=PARK)
     return {
         "last_month": entry.last_seen.month,
         "events": session.scalar(select(func.count()).select_from(events.events().subquery())),

@@ -34,7 +34,8 @@ import folium
 from folium.plugins import HeatMap
 from markupsafe import Markup
 
-from tracker.mapdata import AREA_CRS_NAME, Cell, MapData, StationMark, Track
+from tracker.homerange import AREA_CRS_NAME
+from tracker.mapdata import Cell, MapData, StationMark, Track
 from tracker.mapelements import Assets, FieldMap, Helper, StationMarkers, TrackLayer, html_text
 
 DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from sqlalchemy import select
 
-from tracker import mapdata
+from tracker import homerange, mapdata, mapfilters
 from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import LIFE_STAGES, SEXES, Individual, Species
@@ -83,7 +83,7 @@ def _drawing_settings() -> tuple:
     return tuple(str(config[k]) for k in ("TILE_URL", "TILE_ATTRIBUTION", "MAP_LAYERS"))
 
 
-def _drawn(session, filters: mapdata.Filters, options) -> tuple[mapdata.MapData, str]:
+def _drawn(session, filters: mapfilters.Filters, options) -> tuple[mapdata.MapData, str]:
     """The map's data and its drawing: the event rule over the filter's sightings."""
     data = mapdata.map_data(
         session,
@@ -94,7 +94,7 @@ def _drawn(session, filters: mapdata.Filters, options) -> tuple[mapdata.MapData,
     return data, _maps().render(_maps().build_map(data, options))
 
 
-def _public_drawn(session, filters: mapdata.Filters, grid: float, options) -> tuple[list, str]:
+def _public_drawn(session, filters: mapfilters.Filters, grid: float, options) -> tuple[list, str]:
     """The public map's cells and drawing: the event rule over the filter's sightings."""
     cells = mapdata.public_cells(
         session,
@@ -115,9 +115,9 @@ def index():
     if embed:
         allow_framing_by_this_site()  # the individual page shows it in a frame
     options, problems = _options()
-    values = {name: request.args.get(name, "") for name in mapdata.PARAMS}
+    values = {name: request.args.get(name, "") for name in mapfilters.PARAMS}
     try:
-        filters = mapdata.parse_filters(session, request.args)
+        filters = mapfilters.parse_filters(session, request.args)
     except InvalidInput as exc:
         page = render_template(
             template, errors=exc.errors, values=values, problems=problems, **_choices(session)
@@ -137,7 +137,7 @@ def index():
         rendered=rendered,
         problems=problems,
         states=_maps().STATES,
-        area_crs=mapdata.AREA_CRS_NAME,
+        area_crs=homerange.AREA_CRS_NAME,
         path_limit=mapdata.PATH_LIMIT,
         timezone=current_app.config["TIMEZONE"],
         **_choices(session),
@@ -157,10 +157,10 @@ def public():
         .where(Species.kind == "animal", Species.id.not_in(PublicPolicy.private_species()))
         .order_by(Species.common_name)
     ).all()
-    values = {name: request.args.get(name, "") for name in mapdata.PUBLIC_PARAMS}
+    values = {name: request.args.get(name, "") for name in mapfilters.PUBLIC_PARAMS}
     context = {"grid": grid, "species": species, "problems": problems}
     try:
-        filters = mapdata.parse_filters(session, request.args, allowed=mapdata.PUBLIC_PARAMS)
+        filters = mapfilters.parse_filters(session, request.args, allowed=mapfilters.PUBLIC_PARAMS)
         if filters.species_id is not None and filters.species_id not in {s.id for s in species}:
             # People and blank frames are not for a public map.
             raise InvalidInput({"species": "Choose an animal species from the list."})
