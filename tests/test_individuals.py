@@ -14,7 +14,7 @@ import pytest
 from conftest import csrf_token, fetch, row_counts
 from sqlalchemy import event, select
 
-from tracker import eventstore, fieldwork, individuals, ingest, profiles, sources
+from tracker import catalogue, eventstore, fieldwork, individuals, ingest, profiles, sources
 from tracker.errors import InvalidInput
 from tracker.models import (
     LEOPARD,
@@ -91,11 +91,11 @@ def sight(session, w, cat, minutes=0.0, *, dep="kp1", timed=True, photos=0, star
 
 def listing(session, **kwargs):
     kwargs = {"minutes": 30, "not_seen_months": 12, "today": TODAY, **kwargs}
-    return {row.code: row for row in individuals.catalogue(session, **kwargs)}
+    return {row.code: row for row in catalogue.entries(session, **kwargs)}
 
 
 def codes(session, sort, descending=False):
-    rows = individuals.catalogue(
+    rows = catalogue.entries(
         session, minutes=30, not_seen_months=12, today=TODAY, sort=sort, descending=descending
     )
     return [row.code for row in rows]
@@ -214,7 +214,7 @@ def test_a_few_queries_however_many_sightings(app, session, world):
     session.commit()
     eventstore.refresh(session)  # the kept events up to date, as after any figure page
     with CountQueries(app) as statements:
-        assert len(individuals.catalogue(session, minutes=30, not_seen_months=12)) == 33
+        assert len(catalogue.entries(session, minutes=30, not_seen_months=12)) == 33
     assert len(statements) == 2  # whether any group is marked stale, then the catalogue
     session.expire_all()
     with CountQueries(app) as statements:
@@ -226,9 +226,9 @@ def test_a_few_queries_however_many_sightings(app, session, world):
 
 
 def test_months_before_keeps_to_the_calendar():
-    assert individuals.months_before(date(2024, 3, 31), 1) == date(2024, 2, 29)
-    assert individuals.months_before(date(2024, 1, 15), 12) == date(2023, 1, 15)
-    assert individuals.months_before(date(2024, 1, 15), 13) == date(2022, 12, 15)
+    assert catalogue.months_before(date(2024, 3, 31), 1) == date(2024, 2, 29)
+    assert catalogue.months_before(date(2024, 1, 15), 12) == date(2023, 1, 15)
+    assert catalogue.months_before(date(2024, 1, 15), 13) == date(2022, 12, 15)
 
 
 def test_list_page_shows_numbers_flag_and_escapes(app, session, world, as_role):

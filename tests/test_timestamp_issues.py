@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import func, select
 
 from tracker import (
+    catalogue,
     events,
     fieldwork,
-    individuals,
     ingest,
     mapdata,
     mapfilters,
@@ -58,9 +58,7 @@ def world(app, session, users):
 
 
 def figures(session) -> dict:
-    (entry,) = individuals.catalogue(
-        session, minutes=30, not_seen_months=12, today=date(2025, 1, 1)
-    )
+    (entry,) = catalogue.entries(session, minutes=30, not_seen_months=12, today=date(2025, 1, 1))
     board = stats.dashboard(session, 30, PARK)
     shown = mapdata.map_data(session, mapfilters.Filters(), timezone=PARK)
     return {

@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from tracker import eventstore
-from tracker.individuals import _event_counts, _trusted
+from tracker.catalogue import event_counts, trusted
 from tracker.models import (
     FLANKS,
     Deployment,
@@ -95,8 +95,8 @@ def summary(session: Session, individual_id: int, minutes: int) -> Summary:
     totals = session.execute(
         select(
             func.count(Sighting.id),
-            func.min(_trusted(Sighting.event_start)),
-            func.max(_trusted(Sighting.event_end)),
+            func.min(trusted(Sighting.event_start)),
+            func.max(trusted(Sighting.event_end)),
         ).where(mine)
     ).one()
 
@@ -116,15 +116,15 @@ def _stations_visited(
         select(
             Deployment.station_id,
             func.count(Sighting.id).label("sightings"),
-            func.min(_trusted(Sighting.event_start)).label("first_seen"),
-            func.max(_trusted(Sighting.event_end)).label("last_seen"),
+            func.min(trusted(Sighting.event_start)).label("first_seen"),
+            func.max(trusted(Sighting.event_end)).label("last_seen"),
         )
         .join(Deployment, Deployment.id == Sighting.deployment_id)
         .where(mine)
         .group_by(Deployment.station_id)
         .subquery("seen_at")
     )
-    counted = _event_counts(session, minutes, groups, "station_id")
+    counted = event_counts(session, minutes, groups, "station_id")
     rows = session.execute(
         select(
             Station.id,

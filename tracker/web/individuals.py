@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange
 
-from tracker import individuals, profiles
+from tracker import catalogue, individuals, profiles
 from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import FLANKS, SEXES, Individual, Sighting
@@ -57,7 +57,7 @@ class MergeForm(FlaskForm):
 @requires("view")
 def index():
     sort = request.args.get("sort", "code")
-    if sort not in individuals.SORTS:
+    if sort not in catalogue.SORTS:
         sort = "code"
     descending = request.args.get("dir") == "desc"
     months, minutes = current_app.config["NOT_SEEN_MONTHS"], current_app.config["EVENT_MINUTES"]
@@ -65,7 +65,7 @@ def index():
     rows = current_app.extensions["tracker.figures"].get(
         session,
         ("individuals", sort, descending, months, minutes, today),
-        lambda: individuals.catalogue(
+        lambda: catalogue.entries(
             session,
             minutes=minutes,
             not_seen_months=months,
