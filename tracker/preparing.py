@@ -22,11 +22,10 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from select import select as wait_readable
 
 from PIL import Image as PILImage
 
-from tracker import jpeg_end, photo_text, storage
+from tracker import jpeg_end, photo_text, processes, storage
 from tracker import previews as preview_files
 from tracker.exif import ExifData, read_exif
 from tracker.sources import Item
@@ -211,32 +210,9 @@ def _prepare_item(
 _writer: ThreadPoolExecutor | None = None
 
 
-def _start_worker(parent: int) -> None:
+def _start_worker() -> None:
     global _writer
-    _exit_with(parent)
     _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="original")
-
-
-def _exit_with(parent: int) -> None:
-    """End this preparing process when the worker that asked for it dies.
-
-    A worker killed with SIGKILL cannot close its pool, and its preparing processes would wait
-    on their task queue for ever (each holds the queue's pipe open for the other), each keeping
-    the card's file and its memory. A forkserver's children outlive it too: each holds the pipe
-    the server watches for its client's end. A thread waits on the worker's pidfd instead.
-    """
-    try:
-        watched = os.pidfd_open(parent)
-    except ProcessLookupError:  # it died before we got here
-        os._exit(1)
-    except (AttributeError, OSError):  # not Linux 5.3 or later: left to the pool's own checks
-        return
-
-    def wait() -> None:
-        wait_readable([watched], [], [])
-        os._exit(1)
-
-    threading.Thread(target=wait, name="exit-with-worker", daemon=True).start()
 
 
 def _pool(budget: StoreBudget, previews: bool) -> Executor:
@@ -251,9 +227,8 @@ def _pool(budget: StoreBudget, previews: bool) -> Executor:
     method = start_method()
     if previews and budget.limit is None and method in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context(method)
-        return ProcessPoolExecutor(
-            PROCESSES, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
-        )
+        # Each ends with the process that asked for it (tracker.processes), killed or not.
+        return processes.pool(PROCESSES, context=context, initializer=_start_worker)
     return ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ingest")
 
 
@@ -277,10 +252,10 @@ def prepared(
     """Prepare items on workers, in order, with a bounded number in flight."""
     window: deque[Future] = deque()
     with _pool(budget, previews) as pool:
-        processes = isinstance(pool, ProcessPoolExecutor)
-        shared = None if processes else budget
+        in_processes = isinstance(pool, ProcessPoolExecutor)
+        shared = None if in_processes else budget
         # A process gets a few files a task: each task crosses two pipes and two threads.
-        size = CHUNK if processes else 1
+        size = CHUNK if in_processes else 1
         items = iter(items)
         while chunk := list(itertools.islice(items, size)):
             window.append(pool.submit(_prepare_chunk, chunk, media_dir, limits, shared, previews))

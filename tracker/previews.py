@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import io
 import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from PIL import Image as PILImage
 from PIL import ImageOps
 
-from tracker import objectstore
+from tracker import objectstore, processes
 from tracker.storage import (
     PREVIEW_SIZES,
     MemoryFile,
@@ -142,5 +141,5 @@ def make_missing(media_dir: str | Path, hashes: list[str], workers: int | None =
     jobs = [(str(media_dir), h) for h in missing(media_dir, hashes)]
     if workers == 1 or len(jobs) < 2:
         return [r for r in map(_make, jobs) if r]
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+    with processes.pool(min(workers, len(jobs))) as pool:
         return [r for r in pool.map(_make, jobs, chunksize=16) if r]
