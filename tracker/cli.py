@@ -19,7 +19,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 from sqlalchemy.exc import DBAPIError
 
-from tracker import accounts, clock, db_errors, fieldwork, outages
+from tracker import accounts, clock, db_errors, fieldwork, outages, stationcsv
 from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import ROLES
@@ -306,7 +306,7 @@ def station_import(csv_file) -> None:
     """Create or update stations from a CSV file (code, name, latitude, longitude)."""
     session = get_session()
     try:
-        result = fieldwork.import_stations(session, csv_file.read())
+        result = stationcsv.import_stations(session, csv_file.read())
     except InvalidInput as exc:
         fail(exc)
     session.commit()

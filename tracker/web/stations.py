@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from wtforms import FloatField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
-from tracker import fieldwork
+from tracker import fieldwork, stationcsv
 from tracker.db import get_session
 from tracker.errors import InvalidInput
 from tracker.models import Deployment, ImageCount, Station
@@ -126,7 +126,7 @@ def import_csv():
     session = get_session()
     try:
         text = form.file.data.read().decode("utf-8-sig")
-        result = fieldwork.import_stations(session, text, actor=current_user)
+        result = stationcsv.import_stations(session, text, actor=current_user)
     except UnicodeDecodeError:
         flash("The file is not UTF-8 text. Save it as CSV (UTF-8) and try again.", "error")
     except InvalidInput as exc:
