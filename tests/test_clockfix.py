@@ -18,6 +18,8 @@ from tracker.synthetic import jpeg_bytes
 _seeds = itertools.count(1)
 HOUR = 3600
 DAY = 86400
+# The day the timestamp reports are read on: after every test deployment here.
+TODAY = date(2024, 12, 1)
 # A clock set to PM instead of AM: the set-up and take-down photos show night-time hours.
 AM_PM = [
     ("IMG_0001.JPG", datetime(2024, 1, 1, 21, 10)),  # set-up at 09:10, the clock set to PM
@@ -353,7 +355,8 @@ def test_images_already_far_away_do_not_block_a_small_fix(app, session, deployme
         deployment,
         [*AM_PM, ("IMG_0005.JPG", "2000:01:01 00:00:05")],  # a reset partway
     )
-    (shift,) = timestamps.timestamp_report(session, deployment).finding("twelve-hour").suggestions
+    report = timestamps.timestamp_report(session, deployment, TODAY)
+    (shift,) = report.finding("twelve-hour").suggestions
     assert shift.warnings == ()
     change = clockfix.set_clock_offset(session, deployment, shift.offset_s)
     assert change.preview.warnings == ()
@@ -368,7 +371,7 @@ def test_a_clock_reset_to_1970_is_brought_back(app, session, deployment):
     )
     add_sighting(session, deployment, list(ids.values()))
     assert image_state(app)["IMG_0001.JPG"][1:] == (None, "date before 1990 (1970:01:01 00:10:00)")
-    report = timestamps.timestamp_report(session, deployment)
+    report = timestamps.timestamp_report(session, deployment, TODAY)
     reset = report.finding("reset-clock")
     assert reset.count == 2 and report.finding("no-time") is None
     (shift,) = [s for s in reset.suggestions if s.offset_s is not None]
@@ -385,7 +388,7 @@ def test_a_clock_reset_to_1970_is_brought_back(app, session, deployment):
         utc(2023, 12, 31, 14, 10),
         utc(2024, 1, 2, 18, 0),
     )
-    report = timestamps.timestamp_report(session, deployment)
+    report = timestamps.timestamp_report(session, deployment, TODAY)
     assert report.finding("reset-clock") is None and report.finding("outside-period") is None
     # Set-up at ten past midnight: the reset clock's time of day may well be wrong too.
     assert report.finding("twelve-hour").count == 1
@@ -405,7 +408,7 @@ def test_clean_deployment_has_no_findings(app, session, deployment):
             ("IMG_0003.JPG", datetime(2024, 6, 30, 14, 0)),
         ],
     )
-    report = timestamps.timestamp_report(session, deployment)
+    report = timestamps.timestamp_report(session, deployment, TODAY)
     assert report.findings == ()
     assert (report.images, report.with_time) == (3, 3)
 
@@ -422,7 +425,7 @@ def test_report_images_after_the_end_suggests_last_on_end_date(app, session, dep
             ("IMG_0004.JPG", datetime(2024, 7, 3, 15, 30)),
         ],
     )
-    finding = timestamps.timestamp_report(session, deployment).finding("outside-period")
+    finding = timestamps.timestamp_report(session, deployment, TODAY).finding("outside-period")
     assert finding.count == 2
     assert [e.filename for e in finding.examples] == ["IMG_0003.JPG", "IMG_0004.JPG"]
     assert finding.examples[1].local == "2024-07-03 15:30:00"
@@ -433,7 +436,7 @@ def test_report_images_after_the_end_suggests_last_on_end_date(app, session, dep
     assert photo.image_id is not None and dates.edit_dates
     clockfix.set_clock_offset(session, deployment, shift.offset_s)
     session.commit()
-    assert timestamps.timestamp_report(session, deployment).finding("outside-period") is None
+    assert timestamps.timestamp_report(session, deployment, TODAY).finding("outside-period") is None
 
 
 def test_report_images_before_the_start_suggests_first_on_start_date(app, session, deployment):
@@ -446,9 +449,32 @@ def test_report_images_before_the_start_suggests_first_on_start_date(app, sessio
             ("IMG_0002.JPG", datetime(2024, 2, 1, 3, 0)),
         ],
     )
-    finding = timestamps.timestamp_report(session, deployment).finding("outside-period")
+    finding = timestamps.timestamp_report(session, deployment, TODAY).finding("outside-period")
     assert finding.count == 1
     assert finding.suggestions[0].offset_s == 2 * DAY
+
+
+def test_a_running_deployment_is_shifted_no_later_than_today(app, session):
+    """A deployment with no end yet ends today: a shift that would carry photos past the day the
+    report is read on is not suggested."""
+    running = make_deployment(session, start=date(2024, 6, 1), end=None)
+    add_images(
+        app,
+        session,
+        running,
+        [
+            ("IMG_0001.JPG", datetime(2024, 5, 20, 11, 0)),
+            ("IMG_0002.JPG", datetime(2024, 5, 26, 11, 0)),
+        ],
+    )
+
+    def shifts(today: date) -> list[int]:
+        report = timestamps.timestamp_report(session, running, today)
+        suggested = report.finding("outside-period").suggestions
+        return [s.offset_s for s in suggested if s.offset_s is not None]  # not "check the card"
+
+    assert shifts(date(2024, 12, 1)) == [12 * DAY]  # the first photo on the start date
+    assert shifts(date(2024, 6, 3)) == []  # the last would land on 6 June, after today
 
 
 def test_report_images_on_both_sides_only_suggests_checking(app, session, deployment):
@@ -458,7 +484,7 @@ def test_report_images_on_both_sides_only_suggests_checking(app, session, deploy
         deployment,
         [("a.jpg", datetime(2023, 12, 30, 11, 0)), ("b.jpg", datetime(2024, 7, 2, 3, 0))],
     )
-    finding = timestamps.timestamp_report(session, deployment).finding("outside-period")
+    finding = timestamps.timestamp_report(session, deployment, TODAY).finding("outside-period")
     assert finding.count == 2
     assert all(s.offset_s is None for s in finding.suggestions)
 
@@ -477,7 +503,7 @@ def test_report_reset_clock_and_images_without_time(app, session, deployment):
             ("IMG_0006.JPG", None),
         ],
     )
-    report = timestamps.timestamp_report(session, deployment)
+    report = timestamps.timestamp_report(session, deployment, TODAY)
     reset = report.finding("reset-clock")
     assert reset.count == 2
     assert [e.filename for e in reset.examples] == ["IMG_0003.JPG", "IMG_0004.JPG"]
@@ -504,7 +530,7 @@ def test_report_whole_deployment_on_a_reset_clock(app, session, deployment):
         deployment,
         [("IMG_0001.JPG", "2000:01:01 00:00:05"), ("IMG_0002.JPG", "2000:01:09 17:00:00")],
     )
-    reset = timestamps.timestamp_report(session, deployment).finding("reset-clock")
+    reset = timestamps.timestamp_report(session, deployment, TODAY).finding("reset-clock")
     assert "Every image" in reset.detail
     shift = reset.suggestions[0]
     assert shift.offset_s == (date(2024, 1, 1) - date(2000, 1, 1)).days * DAY
@@ -512,7 +538,7 @@ def test_report_whole_deployment_on_a_reset_clock(app, session, deployment):
     assert any("about 24 years later" in w for w in shift.warnings)
     clockfix.set_clock_offset(session, deployment, shift.offset_s, confirmed=True)
     session.commit()
-    report = timestamps.timestamp_report(session, deployment)
+    report = timestamps.timestamp_report(session, deployment, TODAY)
     assert report.finding("reset-clock") is None and report.finding("outside-period") is None
 
 
@@ -520,7 +546,7 @@ def test_report_time_going_backwards_in_natural_file_order(app, session, deploym
     # IMG_10 sorts before IMG_8 as text; in natural order the times rise.
     photos = [(f"IMG_{n}.JPG", datetime(2024, 3, 1, n, 0)) for n in (8, 9, 10, 11)]
     add_images(app, session, deployment, photos)
-    assert timestamps.timestamp_report(session, deployment).finding("backwards") is None
+    assert timestamps.timestamp_report(session, deployment, TODAY).finding("backwards") is None
 
     ids = add_images(
         app,
@@ -532,7 +558,7 @@ def test_report_time_going_backwards_in_natural_file_order(app, session, deploym
             ("IMG_14.JPG", datetime(2024, 2, 26, 10, 0)),
         ],
     )
-    finding = timestamps.timestamp_report(session, deployment).finding("backwards")
+    finding = timestamps.timestamp_report(session, deployment, TODAY).finding("backwards")
     assert finding.count == 2
     assert [e.filename for e in finding.examples] == ["IMG_12.JPG", "IMG_14.JPG"]
     assert finding.examples[0].note == "3 days 02:00:00 before IMG_11.JPG"  # 2024 is a leap year
@@ -552,7 +578,7 @@ def test_natural_key():
 
 def test_report_twelve_hour_error_and_its_fix(app, session, deployment):
     add_images(app, session, deployment, AM_PM)
-    report = timestamps.timestamp_report(session, deployment)
+    report = timestamps.timestamp_report(session, deployment, TODAY)
     assert [f.kind for f in report.findings] == ["twelve-hour"]
     finding = report.finding("twelve-hour")
     assert finding.count == 2
@@ -564,7 +590,7 @@ def test_report_twelve_hour_error_and_its_fix(app, session, deployment):
     assert not shift.needs_confirmation
     clockfix.set_clock_offset(session, deployment, shift.offset_s)
     session.commit()
-    assert timestamps.timestamp_report(session, deployment).findings == ()
+    assert timestamps.timestamp_report(session, deployment, TODAY).findings == ()
     assert image_state(app)["IMG_0001.JPG"][1] == utc(2023, 12, 31, 23, 10)
 
 
@@ -582,13 +608,13 @@ def test_report_twelve_hour_error_from_people_photographed_at_night(app, session
     )
     add_sighting(session, deployment, [ids["IMG_0002.JPG"]], "Homo sapiens")
     add_sighting(session, deployment, [ids["IMG_0003.JPG"]], "Homo sapiens")
-    finding = timestamps.timestamp_report(session, deployment).finding("twelve-hour")
+    finding = timestamps.timestamp_report(session, deployment, TODAY).finding("twelve-hour")
     assert finding.count == 2
     assert {e.note for e in finding.examples} == {"a person in a sighting"}
     assert finding.suggestions[0].offset_s == 12 * HOUR
     clockfix.set_clock_offset(session, deployment, 12 * HOUR)
     session.commit()
-    assert timestamps.timestamp_report(session, deployment).finding("twelve-hour") is None
+    assert timestamps.timestamp_report(session, deployment, TODAY).finding("twelve-hour") is None
 
 
 def test_report_no_twelve_hour_error_from_one_evening_among_days(app, session, deployment):
@@ -605,7 +631,7 @@ def test_report_no_twelve_hour_error_from_one_evening_among_days(app, session, d
     )
     add_sighting(session, deployment, [ids["IMG_0002.JPG"]], "Homo sapiens")  # a night patrol
     add_sighting(session, deployment, [ids["IMG_0003.JPG"]], "Homo sapiens")
-    assert timestamps.timestamp_report(session, deployment).findings == ()
+    assert timestamps.timestamp_report(session, deployment, TODAY).findings == ()
 
 
 # --- web -----------------------------------------------------------------------------------------

@@ -81,13 +81,12 @@ def entries(
     *,
     minutes: int,
     not_seen_months: int,
-    today: date | None = None,
+    today: date,
     sort: str = "code",
     descending: bool = False,
 ) -> list[CatalogueEntry]:
     """Every individual with first and last seen, sightings, independent events and stations
     visited: one aggregate query, sorted in SQL by one of SORTS (unknown keys sort by code)."""
-    today = today or datetime.now(UTC).date()
     counted = event_counts(session, minutes, _identified, "individual_id")  # refreshes the kept
     # First and last seen from the kept events: they hold exactly the timed, trusted sightings.
     kept = SightingEvent

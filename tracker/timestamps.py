@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -115,8 +115,8 @@ class _Row:
 
 
 class _ReportBuilder:
-    def __init__(self, session: Session, deployment: Deployment):
-        self.session, self.deployment = session, deployment
+    def __init__(self, session: Session, deployment: Deployment, today: date):
+        self.session, self.deployment, self.today = session, deployment, today
         self.zone = ZoneInfo(deployment.timezone)
         self.offset = deployment.clock_offset_s
         self.period = clock.period_utc(deployment)
@@ -152,7 +152,7 @@ class _ReportBuilder:
         """Shift by whole days, if that puts every image with a time inside the period."""
         dep, moved = self.deployment, timedelta(days=days)
         dates = [r.camera + timedelta(seconds=self.offset) + moved for r in self.rows if r.camera]
-        last_day = dep.end_date or datetime.now(self.zone).date()
+        last_day = dep.end_date or self.today
         if not dates or min(dates).date() < dep.start_date or max(dates).date() > last_day:
             return None
         delta = days * DAY_S
@@ -395,9 +395,10 @@ def _is_working_hours(local: datetime) -> bool:
     return NIGHT_UNTIL + 2 <= local.hour < NIGHT_FROM - 2
 
 
-def timestamp_report(session: Session, deployment: Deployment) -> Report:
-    """What looks wrong with a deployment's timestamps, each finding with suggested fixes."""
-    return _ReportBuilder(session, deployment).build()
+def timestamp_report(session: Session, deployment: Deployment, today: date) -> Report:
+    """What looks wrong with a deployment's timestamps, each finding with suggested fixes;
+    `today` (in the deployment's zone) ends a deployment still running."""
+    return _ReportBuilder(session, deployment, today).build()
 
 
 def local_time(deployment: Deployment, utc: datetime | None) -> str:

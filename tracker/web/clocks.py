@@ -135,10 +135,11 @@ def correct(deployment_id: int):
 def report(deployment_id: int):
     deployment, session = get_or_404(Deployment, deployment_id), get_session()
     # Over every photo of the deployment: kept while the data does not change (tracker.figures).
+    today = clock.local_today(deployment.timezone)
     result = current_app.extensions["tracker.figures"].get(
         session,
-        ("timestamps", deployment.id, clock.now().date()),
-        lambda: timestamps.timestamp_report(session, deployment),
+        ("timestamps", deployment.id, today),
+        lambda: timestamps.timestamp_report(session, deployment, today),
     )
     return render_template(
         "clocks/report.html",
