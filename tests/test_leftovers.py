@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -102,3 +103,21 @@ def test_the_worker_sweep_removes_them_too(app):
     again = killed_writer(Path(app.config["MEDIA_DIR"]))
     assert worker.sweep(app) == []  # no job lost its worker
     assert not again.exists()
+
+
+def test_a_writer_that_ended_unreaped_is_gone(tmp_path):
+    """A process that ended but whose parent never noted it (a zombie, as an orphaned preparing
+    process stays where the container's first process reaps nothing) writes nothing more: its
+    file is a leftover."""
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        stat = Path(f"/proc/{ended.pid}/stat")
+        while stat.read_bytes().rsplit(b")", 1)[1].split()[0] != b"Z":  # exited, not yet reaped
+            time.sleep(0.01)
+        media = tmp_path / "media"
+        (media / "incoming").mkdir(parents=True)
+        left = media / "incoming" / f".incoming-ef.jpg-{socket.gethostname()}-{ended.pid}-1"
+        left.write_bytes(b"half")
+        assert storage.remove_leftovers(media) == [storage.Leftover(f"incoming/{left.name}", 4)]
+    finally:
+        ended.wait()

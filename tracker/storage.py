@@ -365,10 +365,24 @@ def _writer_gone(name: str) -> bool:
         return False
     if host != _HOST or not pid.isdigit():
         return False
+    return not _running(int(pid))
+
+
+def _running(pid: int) -> bool:
+    """Whether process `pid` still runs. A zombie has ended: it waits only for a parent to note
+    its exit status, which an orphan's may never do (a container's first process often reaps
+    nothing), and a preparing process that ends with its worker can leave a file half-written."""
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
-        return True
-    except (PermissionError, OverflowError):  # another user's process, or no pid at all
         return False
-    return False
+    except (PermissionError, OverflowError):  # another user's process, or no pid at all
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().rsplit(b")", 1)[1].split()[0]
+    except FileNotFoundError:  # gone meanwhile
+        return False
+    except (OSError, IndexError):  # no Linux /proc to ask: it runs, as far as we know
+        return True
+    return state != b"Z"
