@@ -3,9 +3,9 @@
 The tracker runs as deployed on one machine (gunicorn, the embedded SQLite default); between it
 and a real tus client (tuspy, 8 MB chunks, retrying as Uppy does) sits tests/linkproxy.py: the
 link, throttled to --rate-mb MB/s, cut --cuts times part-way through a chunk, and down
---down seconds each time. The proxy counts every request-body byte that crossed the link, so
-what was sent twice is that count less the card's size. Targets: the card arrives complete
-(same SHA-256), and no more than one chunk is sent twice per interruption.
+--down seconds each time. The proxy counts every PATCH body byte (the card's data) that crossed
+the link, so what was sent twice is that count less the card's size. Targets: the card arrives
+complete (same SHA-256), and no more than one chunk is sent twice per interruption.
 
 The card is --size-mb MB of random bytes (as incompressible as JPEGs; no import follows, so its
 content does not matter), named card.zip. MB here is 10^6 bytes.

@@ -1,10 +1,10 @@
 """A bad link between an upload client and the tracker: a TCP proxy on 127.0.0.1.
 
 It throttles what the client sends (one shared rate, as one ranger station's line), can cut
-every open connection when a given count of request-body bytes has passed and then refuse new
-ones for a while (the link drops, then comes back), and counts the bytes of the request bodies it
-forwarded. A card of N bytes that arrives after K cuts has been sent `body_bytes - N` bytes more
-than once: the parts of the chunks in flight when the link dropped.
+every open connection when a given count of PATCH body bytes has passed and then refuse new
+ones for a while (the link drops, then comes back), and counts the bytes of the PATCH bodies it
+forwarded (the card's data). A card of N bytes that arrives after K cuts has been sent
+`body_bytes - N` bytes more than once: the parts of the chunks in flight when the link dropped.
 
 Used by tests/test_uploads.py and bench/upload.py. HTTP/1.1 requests are parsed only far enough
 to tell headers from bodies (Content-Length; tus clients never send chunked bodies).
@@ -20,11 +20,13 @@ PIECE = 16 * 1024
 
 
 class _BodyMeter:
-    """Follows one connection's requests: how many of the bytes fed are body bytes."""
+    """Follows one connection's requests: how many of the bytes fed are a PATCH's body (a tus
+    upload's data; the few bytes of a form's POST are not the card)."""
 
     def __init__(self) -> None:
         self.head = b""
         self.body_left = 0
+        self.counting = False
 
     def feed(self, data: bytes) -> int:
         body = 0
@@ -32,7 +34,7 @@ class _BodyMeter:
             if self.body_left:
                 n = min(self.body_left, len(data))
                 self.body_left -= n
-                body += n
+                body += n if self.counting else 0
                 data = data[n:]
                 continue
             self.head += data
@@ -42,6 +44,7 @@ class _BodyMeter:
             head, data = self.head[:end], self.head[end + 4 :]
             self.head = b""
             self.body_left = _content_length(head)
+            self.counting = head.startswith(b"PATCH ")
         return body
 
 
