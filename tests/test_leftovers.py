@@ -106,9 +106,9 @@ def test_the_worker_sweep_removes_them_too(app):
 
 
 def test_a_writer_that_ended_unreaped_is_gone(tmp_path):
-    """A process that ended but whose parent never noted it (a zombie, as an orphaned preparing
-    process stays where the container's first process reaps nothing) writes nothing more: its
-    file is a leftover."""
+    """A process that ended but whose parent has not noted it yet (a zombie, as an orphaned
+    preparing process stays until the first process reaps it) writes nothing more: its file is a
+    leftover."""
     ended = subprocess.Popen([sys.executable, "-c", "pass"])
     try:
         stat = Path(f"/proc/{ended.pid}/stat")

@@ -370,8 +370,9 @@ def _writer_gone(name: str) -> bool:
 
 def _running(pid: int) -> bool:
     """Whether process `pid` still runs. A zombie has ended: it waits only for a parent to note
-    its exit status, which an orphan's may never do (a container's first process often reaps
-    nothing), and a preparing process that ends with its worker can leave a file half-written."""
+    its exit status, which for an orphan (a preparing process that ended with its killed worker,
+    maybe leaving a file half-written) is the first process's to do, in its own time (seconds
+    here), while the next import may already be looking."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
