@@ -38,6 +38,7 @@ import redis
 import seaweed
 import stack
 from tusclient import client as tus_client
+from workers import spawn_worker, wait_until
 
 from tracker import storage
 from tracker.synthetic import jpeg_bytes
@@ -99,7 +100,7 @@ class Stack:
 
     def start_worker(self, name: str) -> subprocess.Popen:
         log = self.work / f"{name}.log"
-        process = stack.worker(self.env, log)
+        process = spawn_worker(self.env, log)
         self.logs[process.pid] = log
         self.workers.append(process)
         self.processes.append(process)
@@ -229,7 +230,7 @@ def kill_mid_card(
                 worker.send_signal(signal.SIGCONT)
         return None
 
-    return stack.wait_for("a worker mid-card", catch, seconds, every=0.02)
+    return wait_until(catch, seconds, "a worker mid-card", every=0.02)
 
 
 def _running_jobs(log: Path) -> set[int]:
@@ -253,10 +254,10 @@ def wait_done(running: Stack, token: str, urls: dict[str, str], seconds: float) 
     for name, url in urls.items():
         other = next(base for base in running.webs if not url.startswith(base))
         status_url = other + url[url.index("/uploads/") :] + "/status"
-        statuses[name] = stack.wait_for(
-            f"{name}'s import",
+        statuses[name] = wait_until(
             lambda u=status_url: (s := stack.status(u, token)) and s["state"] == "done" and s,
             seconds,
+            f"{name}'s import",
         )
     return statuses
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import requests
+from workers import wait_until
 
 BIN = Path(sys.executable).parent
 PASSWORD = "a long enough password\n"  # a throwaway account on loopback
@@ -56,22 +56,14 @@ def gunicorn(env: dict, log: Path, workers: int = 2) -> tuple[subprocess.Popen, 
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(
-            base, lambda: answers(f"{base}/login"), 60, give_up=lambda: process.poll() is not None
+        wait_until(
+            lambda: answers(f"{base}/login"), 60, base, give_up=lambda: process.poll() is not None
         )
-    except RuntimeError:
+    except AssertionError:
         stop([process])
         tail = log.read_text(errors="replace")[-2000:]
         raise RuntimeError(f"gunicorn did not start at {base}: {tail}") from None
     return process, base
-
-
-def worker(env: dict, log: Path) -> subprocess.Popen:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [str(BIN / "tracker"), "worker", "--threads", "1"],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
 
 
 def stop(processes: list[subprocess.Popen]) -> None:
@@ -85,18 +77,6 @@ def stop(processes: list[subprocess.Popen]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def wait_for(what: str, check, seconds: float = 600, give_up=lambda: False, every: float = 0.2):
-    """Poll `check` until it returns something true, and return that; raise after `seconds`, or
-    as soon as `give_up()` is true (a process it waits on has died)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not give_up():
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise RuntimeError(f"gave up waiting for {what} after {seconds} s")
 
 
 def answers(url: str) -> bool:

@@ -31,10 +31,15 @@ def worker_env(config, **extra: str) -> dict:
 
 
 def start_worker(config, log: Path, **extra: str) -> subprocess.Popen:
+    return spawn_worker(worker_env(config, **extra), log)
+
+
+def spawn_worker(env: dict, log: Path) -> subprocess.Popen:
+    """A `tracker worker` (one job at a time) with this environment, its output in `log`."""
     with log.open("ab") as out:
         return subprocess.Popen(
             [TRACKER, "worker", "--threads", "1"],
-            env=worker_env(config, **extra),
+            env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -50,16 +55,26 @@ def stop_worker(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def wait_until(check: Callable[[], object], seconds: float = 60, what: str = "") -> object:
-    """Poll `check` until it returns something true; fail after `seconds`."""
+def wait_until(
+    check: Callable[[], object],
+    seconds: float = 60,
+    what: str = "",
+    *,
+    give_up: Callable[[], bool] = lambda: False,
+    every: float = 0.1,
+) -> object:
+    """Poll `check` until it returns something true, and return that; fail after `seconds`, or
+    as soon as `give_up()` is true (a process it waits on has died)."""
     deadline = time.monotonic() + seconds
     while True:
         value = check()
         if value:
             return value
+        if give_up():
+            raise AssertionError(f"gave up waiting for {what or check}: what it waited on ended")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {seconds} s waiting for {what or check}")
-        time.sleep(0.1)
+        time.sleep(every)
 
 
 def writing_to(log: Path) -> list[int]:
