@@ -165,14 +165,13 @@ def dashboard(
 
 def _event_totals(session: Session, minutes: int, local: _LocalTime, leopard: int) -> tuple:
     """(events of every species, leopard events, leopard events per month)."""
-    if minutes == events.DEFAULT_MINUTES:
+    starts = eventstore.starts(session, minutes).subquery("starts")
+    if eventstore.kept(minutes):
         # Kept events: all of them counted, the leopards' grouped by month, two index walks.
-        starts = eventstore.starts(session, minutes).subquery("starts")
         all_events = session.scalar(select(func.count()).select_from(starts))
         months = _events_per_month(session, minutes, local, leopard)
         return all_events, sum(n for _, n in months), months
     # On the fly, one pass of the rule gives both; other species' months are not worked out.
-    starts = eventstore.starts(session, minutes).subquery("starts")
     leopard_month = case((starts.c.species_id == leopard, local.month(starts.c.start)), else_=None)
     found = _grouped(session, leopard_month, starts)
     all_events = sum(found.values())
