@@ -14,9 +14,11 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "tracker"
 # Functions that assemble the app: what they import may import the package back.
 ASSEMBLY = {
-    "tracker.create_app",
-    "tracker.cli._command_app",
-    "tracker.cli.register_commands",
+    "tracker.__getattr__",
+    "tracker.app.create_app",
+    "tracker.cli.main",
+    "tracker.commands._command_app",
+    "tracker.commands.register_commands",
     "tracker.web.register_blueprints",
 }
 

@@ -16,7 +16,7 @@ import pytest
 from conftest import CORPUS
 from sqlalchemy import func, select
 
-from tracker import fieldwork, ingest, preparing, sources, storage
+from tracker import fieldwork, ingest, preparation, preparing, sources, storage
 from tracker.db import get_session
 from tracker.models import AuditLog, Image
 from tracker.synthetic import jpeg_bytes
@@ -134,7 +134,7 @@ def test_a_card_imported_beside_other_threads_prepares_on_clean_processes(app, d
 
     def job():
         try:
-            seen.append(preparing.start_method())
+            seen.append(preparation.start_method())
             with app.app_context():
                 session = get_session()
                 mine = session.get(type(deployment), deployment.id)
@@ -161,7 +161,7 @@ def test_a_card_imported_beside_other_threads_prepares_on_clean_processes(app, d
 
 def test_a_command_with_one_thread_forks_its_preparing_processes():
     """`tracker import` runs one thread: a plain fork, the quickest start, is safe there."""
-    code = "from tracker import preparing; print(preparing.start_method())"
+    code = "from tracker import preparation; print(preparation.start_method())"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "fork"
 

@@ -1,58 +1,19 @@
-"""The leopard camera-trap tracker: a Flask app factory and its parts."""
+"""The leopard camera-trap tracker: an app factory (tracker.app) and its parts.
+
+Importing the package loads nothing else: the `tracker` command loads Flask and SQLAlchemy only
+once it knows what it is asked (tracker.cli). `from tracker import create_app` still works.
+"""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-
-from flask import Flask
-
-from tracker import config, db
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def create_app(test_config: dict | None = None, *, web: bool = True) -> Flask:
-    """Build the app: configuration, database, sign-in, blueprints and CLI commands.
+def __getattr__(name: str):
+    if name == "create_app":
+        from tracker.app import create_app
 
-    `web=False` leaves out the pages (blueprints, sign-in, CSRF protection): the `tracker`
-    commands that only call the domain modules start about 0.15 s sooner without importing every
-    view and building the URL map, a tenth of the time to import a card of a thousand photos.
-    """
-    instance = config.instance_path()
-    app = Flask(
-        __name__,
-        instance_path=str(instance),
-        instance_relative_config=True,
-        template_folder=str(PROJECT_ROOT / "templates"),
-    )
-    if test_config is None:
-        settings = config.from_environment(instance)
-    else:
-        # Tests say everything they need; nothing leaks in from the developer's environment.
-        settings = config.defaults(instance) | {"TESTING": True} | test_config
-    app.config.from_mapping(config.finish(settings))
-    if not str(app.config["MEDIA_DIR"]).startswith("s3://"):
-        Path(app.config["MEDIA_DIR"]).mkdir(parents=True, exist_ok=True)
-
-    db.init_app(app)
-    from tracker.reid import store
-
-    # Boxes of patterned species get their coat features from a background job.
-    store.watch(app.extensions["tracker.sessionmaker"], app.config)
-    # exifread logs every oddity of every file it reads; the tracker reports what matters.
-    logging.getLogger("exifread").setLevel(logging.ERROR)
-
-    if web:
-        from tracker.figures import FigureCache
-        from tracker.web import register_blueprints
-
-        # Figures over all sightings, per web worker, valid while the data has not changed.
-        app.extensions["tracker.figures"] = FigureCache()
-
-        register_blueprints(app)
-
-    from tracker.cli import register_commands
-
-    register_commands(app)
-    return app
+        return create_app
+    raise AttributeError(f"module 'tracker' has no attribute {name!r}")

@@ -135,21 +135,28 @@ def defaults(instance: Path) -> dict:
     }
 
 
-def from_environment(instance: Path) -> dict:
-    """The settings for one app: defaults, overridden by the environment at app creation."""
-    settings = defaults(instance)
-    settings["SECRET_KEY"] = secret_key(instance)
-    if os.environ.get("DATABASE_URL"):
-        settings["DATABASE_URL"] = os.environ["DATABASE_URL"]
-    if os.environ.get("TRACKER_MEDIA_DIR"):
-        settings["MEDIA_DIR"] = str(Path(os.environ["TRACKER_MEDIA_DIR"]).expanduser().resolve())
+def media_dir(instance: Path) -> str:
+    """Where originals and previews go, from the environment: read on its own by a command that
+    starts work before its app (tracker.cli)."""
     media_url = os.environ.get("TRACKER_MEDIA_URL", "").strip()
     if media_url:
         # Originals and previews in an S3-compatible store (tracker.objectstore): the media
         # "folder" every part of the tracker is given is then this URL.
         if not media_url.startswith("s3://") or len(media_url) <= len("s3://"):
             raise RuntimeError(f"TRACKER_MEDIA_URL must be s3://bucket/prefix, not {media_url!r}")
-        settings["MEDIA_DIR"] = media_url.rstrip("/")
+        return media_url.rstrip("/")
+    if os.environ.get("TRACKER_MEDIA_DIR"):
+        return str(Path(os.environ["TRACKER_MEDIA_DIR"]).expanduser().resolve())
+    return defaults(instance)["MEDIA_DIR"]
+
+
+def from_environment(instance: Path) -> dict:
+    """The settings for one app: defaults, overridden by the environment at app creation."""
+    settings = defaults(instance)
+    settings["SECRET_KEY"] = secret_key(instance)
+    if os.environ.get("DATABASE_URL"):
+        settings["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    settings["MEDIA_DIR"] = media_dir(instance)
     for key in ("MAX_UPLOAD_MB", "MAX_STORED_MB"):
         settings[key] = _int_env(f"TRACKER_{key}", settings[key])
     settings["JOBS_URL"] = os.environ.get("TRACKER_JOBS_URL") or settings["JOBS_URL"]

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from tracker import audit, clock, db_errors, preparing, sightings, storage, upsert
 from tracker.exif import ExifData
 from tracker.models import Deployment, Image, User, utcnow
+from tracker.preparation import Preparation
 from tracker.preparing import Limits, Outcome, Prepared
 from tracker.sources import Item
 
@@ -226,7 +227,7 @@ class _Batches:
 
 def ingest(
     session: Session,
-    items: Iterable[Item],
+    items: Iterable[Item] | Preparation,
     deployment: Deployment,
     media_dir: str,
     *,
@@ -249,12 +250,19 @@ def ingest(
     rejected file, refused on reading or by the database. What `on_rejected` adds to the session
     commits with the next batch; a batch's rollback would drop it, so it is told again then.
     With `previews`, each new photo's preview and thumbnail are made from the bytes already in
-    memory, before its row commits: the card is browsable when the import ends.
+    memory, before its row commits: the card is browsable when the import ends. `items` may be
+    a Preparation of them already started (held, before this deployment was checked): it
+    starts writing now, after the leftovers are gone.
     """
     limits = limits or Limits()
     report = IngestReport(leftovers=storage.remove_leftovers(media_dir))
     period = clock.period_utc(deployment)
     budget = preparing.StoreBudget(limits.max_stored_bytes)
+    if isinstance(items, Preparation):
+        started = (items.media_dir, items.limits, items.previews)
+        if started != (media_dir, limits, previews):
+            raise ValueError(f"a preparation started for {started} given to an import into "
+                             f"{(media_dir, limits, previews)}")  # fmt: skip
 
     # Rejected files told to on_rejected since the last commit, and whether a rollback dropped
     # what it added for them.
@@ -307,7 +315,9 @@ def ingest(
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync") as syncer,
     ):
         batches = _Batches(save, sync, syncer)
-        for result in preparing.prepared(items, media_dir, limits, budget, previews):
+        if not isinstance(items, Preparation):
+            items = Preparation(items, media_dir, limits, budget, previews)
+        for result in items.results():
             if isinstance(result, Outcome):
                 refused(result)
                 done([result])

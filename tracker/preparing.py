@@ -1,11 +1,8 @@
 """One photo's file made ready for its row: checked, hashed, its metadata read, its original
-stored and, where asked, its previews made; a card's files over a pool, in order.
+stored and, where asked, its previews made (a card's files over workers: tracker.preparation).
 
 Nothing here touches the database: tracker.ingest saves what comes out. A bad file comes out as a
-rejected Outcome with its reason and never stops the others. With previews, the files are
-prepared on a process per core (Pillow holds the GIL while it encodes), forked or started from a
-clean server (start_method); each process writes its originals on a thread of its own and dies
-with the worker that asked for it.
+rejected Outcome with its reason and never stops the others.
 """
 
 from __future__ import annotations
@@ -13,31 +10,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import itertools
-import logging
-import multiprocessing
-import os
 import threading
-from collections import deque
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from collections.abc import Callable
+from concurrent.futures import Executor, wait
 from dataclasses import dataclass
 
 from PIL import Image as PILImage
 
-from tracker import jpeg_end, photo_text, processes, storage
+from tracker import jpeg_end, photo_text, storage
 from tracker import previews as preview_files
 from tracker.exif import ExifData, read_exif
-from tracker.sources import Item
-
-# Reading, hashing and writing release the GIL. Each worker also waits for its file to reach the
-# disk (storage.write_original), so one thread more than the cores keeps both the cores and the
-# disk busy while the main thread parses and inserts (measured: 2 cores, 3 threads).
-WORKERS = (os.cpu_count() or 1) + 1
-# With previews, a process per core instead (see _pool), given this many files a task.
-PROCESSES = os.cpu_count() or 1
-CHUNK = 4
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -98,20 +80,29 @@ def _mb(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
-def prepare(
-    name: str,
-    data: bytes | memoryview,
-    media_dir: str,
-    limits: Limits,
-    budget: StoreBudget | None = None,
-    *,
-    previews: bool = False,
-) -> Prepared | Outcome:
-    """Hash, read and check one file, and store it; or say why it is rejected.
+@dataclass(frozen=True)
+class Checked:
+    """A file that passed every check: the bytes to store (trailing data cut off) and what they
+    say, not yet written anywhere."""
 
-    `data` may be a view of a reused buffer: everything is read from those same bytes (what is
-    hashed is what is stored) and nothing keeps a reference to them afterwards. Every value
-    read from the file, and its name, is made fit for the database here (tracker.photo_text).
+    name: str
+    data: memoryview
+    sha256: str
+    exif: ExifData
+    warnings: tuple[str, ...]
+
+    def prepared(self) -> Prepared:
+        relpath = storage.original_relpath(self.sha256)
+        return Prepared(self.name, self.sha256, len(self.data), relpath, self.exif, self.warnings)
+
+
+def check(
+    name: str, data: bytes | memoryview, limits: Limits, budget: StoreBudget | None = None
+) -> Checked | Outcome:
+    """Read and check one file and hash it; or say why it is rejected. Writes nothing.
+
+    Every value read from the file, and its name, is made fit for the database here
+    (tracker.photo_text).
     """
     name, warnings = photo_text.file_name(name)
     data = memoryview(data)
@@ -138,15 +129,37 @@ def prepare(
             "not stored (upload the rest separately)"
         ))  # fmt: skip
     sha256 = hashlib.sha256(data).hexdigest()
-    stored = storage.original_relpath(sha256)
+    return Checked(name, data, sha256, metadata, tuple(warnings))
+
+
+def prepare(
+    name: str,
+    data: bytes | memoryview,
+    media_dir: str,
+    limits: Limits,
+    budget: StoreBudget | None = None,
+    *,
+    previews: bool = False,
+    writer: Executor | None = None,
+) -> Prepared | Outcome:
+    """Check one file and store it (and, where asked, its previews); or say why it is rejected.
+
+    `data` may be a view of a reused buffer: everything is read from those same bytes (what is
+    hashed is what is stored) and nothing keeps a reference to them afterwards. With a `writer`
+    thread, the original is written on it while this one makes the previews.
+    """
+    checked = check(name, data, limits, budget)
+    if isinstance(checked, Outcome):
+        return checked
+    sha256, data = checked.sha256, checked.data
     # A photo whose original was not stored whole has no previews worth keeping either (made
     # from it, and not synced either if a crash cut its write short): they are made again.
     new = not storage.has_original(media_dir, sha256, len(data))
     # Sent to the disk now but not synced: the whole batch is synced once, before its rows commit.
-    if previews and new and _writer is not None:
-        # A worker process: the original's direct write waits for the disk (~1 ms a photo) on
-        # the writer thread, while this one decodes and encodes the previews from the same bytes.
-        writing = _writer.submit(storage.put_original, media_dir, sha256, data, sync=False)
+    if previews and new and writer is not None:
+        # The original's direct write waits for the disk (~1 ms a photo) on the writer thread,
+        # while this one decodes and encodes the previews from the same bytes.
+        writing = writer.submit(storage.put_original, media_dir, sha256, data, sync=False)
         try:
             _previews_from_memory(media_dir, sha256, data, new)
         finally:
@@ -157,7 +170,32 @@ def prepare(
             storage.put_original(media_dir, sha256, data, sync=False)
         if previews:
             _previews_from_memory(media_dir, sha256, data, new)
-    return Prepared(name, sha256, len(data), stored, metadata, tuple(warnings))
+    return checked.prepared()
+
+
+def hold(
+    name: str, data: bytes, media_dir: str, limits: Limits, *, previews: bool = False
+) -> Callable[[], Prepared | Outcome]:
+    """prepare(), with every write held back: the file is checked and hashed, and its previews
+    made in memory, now; the function returned writes them (see Gate). `data` must stay as it
+    is until then."""
+    checked = check(name, data, limits)
+    if isinstance(checked, Outcome):
+        return lambda: checked
+    new = not storage.has_original(media_dir, checked.sha256, len(checked.data))
+    rendered = {}
+    if previews and (new or not preview_files.has_previews(media_dir, checked.sha256)):
+        with contextlib.suppress(OSError, ValueError, PILImage.DecompressionBombError):
+            rendered = preview_files.render(checked.data)
+
+    def write() -> Prepared:
+        if new:
+            storage.put_original(media_dir, checked.sha256, checked.data, sync=False)
+        with contextlib.suppress(OSError):  # made again on first view (previews.preview_path)
+            preview_files.write(media_dir, checked.sha256, rendered)
+        return checked.prepared()
+
+    return write
 
 
 def _previews_from_memory(media_dir: str, sha256: str, data: memoryview, new: bool) -> None:
@@ -167,100 +205,3 @@ def _previews_from_memory(media_dir: str, sha256: str, data: memoryview, new: bo
     if new or not preview_files.has_previews(media_dir, sha256):
         with contextlib.suppress(OSError, ValueError, PILImage.DecompressionBombError):
             preview_files.make_previews(media_dir, sha256, data)
-
-
-def _load(item: Item) -> tuple[bytes | memoryview | None, str | None]:
-    """The item's bytes; a local file is read into this thread's storage buffer.
-
-    That buffer is reused from file to file and is what storage writes to the disk from, with
-    no copy. On this project's machine a fresh bytes object per photo was the slowest part of a
-    read: every page of it new memory, faulted in and zeroed. Anything unusual (a file over the
-    limit, one that grows while read, an error) goes the ordinary way, for its reason.
-    """
-    if item.path is None or item.reason is not None:
-        return item.load()
-    try:
-        with open(item.path, "rb", buffering=0) as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size > item.max_bytes:
-                return item.load()
-            view = storage.buffer(size + 1)
-            got = 0
-            while got <= size and (n := fh.readinto(view[got:])):
-                got += n
-    except OSError:
-        return item.load()
-    return (view[:got], None) if got <= size else item.load()
-
-
-def _prepare_item(
-    item: Item, media_dir: str, limits: Limits, budget, previews: bool
-) -> Prepared | Outcome:
-    data, reason = _load(item)
-    if reason is not None:
-        return Outcome(photo_text.file_name(item.name)[0], "rejected", reason=reason)
-    try:
-        return prepare(item.name, data, media_dir, limits, budget, previews=previews)
-    except OSError as exc:
-        name = photo_text.file_name(item.name)[0]
-        return Outcome(name, "rejected", reason=f"could not store the file: {exc.strerror}")
-
-
-# In a worker process (_pool), the thread that writes its originals.
-_writer: ThreadPoolExecutor | None = None
-
-
-def _start_worker() -> None:
-    global _writer
-    _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="original")
-
-
-def _pool(budget: StoreBudget, previews: bool) -> Executor:
-    """Where files are prepared: threads, or with previews a process per core.
-
-    Pillow holds the GIL while it encodes a JPEG (py-spy --gil: 42 % of the time the GIL was held
-    during a card's import with previews), so previews made on threads are encoded one at a time
-    and a second core sits idle. Processes forked from this one, as make_missing's are, encode on
-    every core; each returns only the small Prepared, the bytes never cross. A store limit
-    (StoreBudget) is shared state between workers: such an upload stays on threads.
-    """
-    method = start_method()
-    if previews and budget.limit is None and method in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context(method)
-        # Each ends with the process that asked for it (tracker.processes), killed or not.
-        return processes.pool(PROCESSES, context=context, initializer=_start_worker)
-    return ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ingest")
-
-
-def start_method() -> str:
-    """How the preparing processes start: forked from this one when it runs a single thread (a
-    `tracker import`), the quickest. Where other threads run (`tracker worker --threads 2`, whose
-    other job may be mid-way through anything), one of them may hold a lock at the moment of the
-    fork (an HTTP connection pool, a cache, the allocator) and the child would wait on it for
-    ever: there they come from a clean server process instead (0.6 s to start, once a
-    card)."""
-    return "fork" if threading.active_count() == 1 else "forkserver"
-
-
-def _prepare_chunk(chunk: list[Item], *args) -> list[Prepared | Outcome]:
-    return [_prepare_item(item, *args) for item in chunk]
-
-
-def prepared(
-    items: Iterable[Item], media_dir: str, limits: Limits, budget, previews: bool
-) -> Iterator:
-    """Prepare items on workers, in order, with a bounded number in flight."""
-    window: deque[Future] = deque()
-    with _pool(budget, previews) as pool:
-        in_processes = isinstance(pool, ProcessPoolExecutor)
-        shared = None if in_processes else budget
-        # A process gets a few files a task: each task crosses two pipes and two threads.
-        size = CHUNK if in_processes else 1
-        items = iter(items)
-        while chunk := list(itertools.islice(items, size)):
-            window.append(pool.submit(_prepare_chunk, chunk, media_dir, limits, shared, previews))
-            # A deep window keeps the workers writing while the main thread syncs and inserts.
-            if len(window) * size >= 16 * WORKERS:
-                yield from window.popleft().result()
-        while window:
-            yield from window.popleft().result()

@@ -39,28 +39,39 @@ def draft_box(size: tuple[int, int], longest: int) -> tuple[int, int]:
 
 
 def make_previews(media_dir: str | Path, sha256: str, data: memoryview | None = None) -> None:
-    """Write the preview and the thumbnail of one stored original.
+    """Write the preview and the thumbnail of one stored original (see render).
 
-    The preview is the photo decoded at the JPEG draft scale that keeps its long side at least
-    PREVIEW_SIZES["preview"]; the thumbnail is an integer reduction of that. No pixel is decoded
-    at full size and nothing is resampled by a fraction. `data` is the original's bytes when
-    the caller has read them already (storage.read_original).
+    `data` is the original's bytes when the caller has read them already
+    (storage.read_original).
     """
     if data is None and objectstore.is_remote(media_dir):
         data = read_original(media_dir, sha256)
-    if data is None:
-        source = Path(media_dir) / original_relpath(sha256)
-    else:
-        source = io.BufferedReader(MemoryFile(data))
+    source = Path(media_dir) / original_relpath(sha256) if data is None else data
+    write(media_dir, sha256, render(source))
+
+
+def render(source: Path | memoryview | bytes) -> dict[str, bytes]:
+    """The preview and the thumbnail of one photo, encoded, by size (PREVIEW_SIZES).
+
+    The preview is the photo decoded at the JPEG draft scale that keeps its long side at least
+    PREVIEW_SIZES["preview"]; the thumbnail is an integer reduction of that. No pixel is decoded
+    at full size and nothing is resampled by a fraction.
+    """
+    if not isinstance(source, Path):
+        source = io.BufferedReader(MemoryFile(memoryview(source)))
     with PILImage.open(source) as picture:
         picture.draft("RGB", draft_box(picture.size, PREVIEW_SIZES["preview"]))
         preview = picture if picture.mode == "RGB" else picture.convert("RGB")
         # In place: an upright photo (most of them) is not copied just to stay as it is.
         ImageOps.exif_transpose(preview, in_place=True)
-        write_atomic(media_dir, preview_relpath(sha256, "preview"), _encode(preview), sync=False)
         factor = max(1, max(preview.size) // PREVIEW_SIZES["thumb"])
         thumb = preview.reduce(factor) if factor > 1 else preview
-        write_atomic(media_dir, preview_relpath(sha256, "thumb"), _encode(thumb), sync=False)
+        return {"preview": _encode(preview), "thumb": _encode(thumb)}
+
+
+def write(media_dir: str | Path, sha256: str, rendered: dict[str, bytes]) -> None:
+    for size, encoded in rendered.items():
+        write_atomic(media_dir, preview_relpath(sha256, size), encoded, sync=False)
 
 
 def _encode(picture: PILImage.Image) -> bytes:

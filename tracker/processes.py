@@ -22,19 +22,23 @@ def pool(
     workers: int,
     *,
     context: BaseContext | None = None,
-    initializer: Callable[[], None] | None = None,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple = (),
 ) -> ProcessPoolExecutor:
     """A ProcessPoolExecutor of `workers` processes that each exit when this process dies;
-    `initializer` runs in each (a module-level function, as the pool requires)."""
+    `initializer(*initargs)` runs in each (a module-level function, as the pool requires)."""
     return ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start, initargs=(os.getpid(), initializer)
+        workers,
+        mp_context=context,
+        initializer=_start,
+        initargs=(os.getpid(), initializer, initargs),
     )
 
 
-def _start(parent: int, initializer: Callable[[], None] | None) -> None:
+def _start(parent: int, initializer: Callable[..., None] | None, initargs: tuple) -> None:
     exit_with(parent)
     if initializer is not None:
-        initializer()
+        initializer(*initargs)
 
 
 def exit_with(parent: int) -> None:

@@ -11,17 +11,17 @@ from dataclasses import asdict
 from pathlib import Path
 
 import click
-from flask import current_app
-from flask.cli import with_appcontext
 
-from tracker import fieldwork
-from tracker.cli import fail
-from tracker.db import get_session
+from tracker.cli import fail, with_app
 from tracker.errors import InvalidInput
+
+# Flask, SQLAlchemy and the models are imported inside the commands: `tracker import` reads its
+# options with this module before they load (start_early).
 
 
 def _resolve_deployment(session, deployment_id: int | None, station_code: str | None, items):
     """The deployment, or the station's one covering the photos' dates (as an upload's is)."""
+    from tracker import fieldwork
     from tracker.uploads import destination
 
     try:
@@ -49,29 +49,32 @@ def _resolve_deployment(session, deployment_id: int | None, station_code: str | 
     "does: the card is browsable at the end.",
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file, then a summary.")
-@with_appcontext
+@with_app
 def import_command(paths, deployment_id, station_code, previews, as_json):
     """Import images from files, folders (recursively) and zips.
 
     Exit status: 0 when nothing was rejected, 1 when some files were rejected, 2 on a usage error.
     """
-    from tracker import ingest, sources
+    from flask import current_app
+
+    from tracker import ingest
+    from tracker.db import get_session
     from tracker.sightings import TagRules
 
     if (deployment_id is None) == (station_code is None):
         click.echo("error: give exactly one of --deployment ID or --station CODE", err=True)
         sys.exit(2)
     session = get_session()
-    limits = ingest.Limits()
-    items = sources.path_items(paths, sources.ZipLimits(max_file_bytes=limits.max_file_bytes))
+    media_dir = current_app.config["MEDIA_DIR"]
+    items = _take_early(paths, deployment_id, media_dir) or _items(paths, ingest.Limits())
     deployment, items = _resolve_deployment(session, deployment_id, station_code, items)
     show = _json_line if as_json else _ImportProgress()
     report = ingest.ingest(
         session,
         items,
         deployment,
-        current_app.config["MEDIA_DIR"],
-        limits=limits,
+        media_dir,
+        limits=ingest.Limits(),
         on_outcome=show,
         tag_rules=TagRules.from_config(current_app.config),
         previews=previews,
@@ -86,6 +89,55 @@ def import_command(paths, deployment_id, station_code, previews, as_json):
     else:
         show.finish(report)
     sys.exit(1 if report.count("rejected") else 0)
+
+
+def _items(paths, limits):
+    from tracker import sources
+
+    return sources.path_items(paths, sources.ZipLimits(max_file_bytes=limits.max_file_bytes))
+
+
+# An import started by start_early, and what it was started for: (key, Preparation).
+_started: tuple | None = None
+
+
+def start_early(args: list[str]):
+    """Start preparing the photos of `tracker import PATH... --deployment N --previews` (`args`
+    after "import") before the app loads, held until the import has checked the deployment
+    (tracker.preparation.Gate); the Preparation, or None for any other import. With --station
+    the deployment depends on the photos' dates, which are read first.
+    """
+    global _started
+    try:
+        options = import_command.make_context("import", list(args), resilient_parsing=True).params
+        if not options.get("previews") or not options.get("paths"):
+            return None
+        if options.get("deployment_id") is None or options.get("station_code") is not None:
+            return None
+        from tracker import config
+        from tracker.preparation import Preparation
+        from tracker.preparing import Limits, StoreBudget
+
+        media_dir = config.media_dir(config.instance_path())
+        limits = Limits()
+        items = _items(options["paths"], limits)
+        preparation = Preparation(items, media_dir, limits, StoreBudget(None), True, held=True)
+    except (click.ClickException, RuntimeError, OSError):
+        return None  # the command itself says what is wrong, as it would have anyway
+    _started = ((tuple(options["paths"]), options["deployment_id"], media_dir), preparation)
+    return preparation
+
+
+def _take_early(paths, deployment_id: int | None, media_dir: str):
+    """The import start_early began for these options, if any."""
+    global _started
+    if _started is None:
+        return None
+    (key, preparation), _started = _started, None
+    if key == (tuple(paths), deployment_id, media_dir):
+        return preparation
+    preparation.abandon()
+    return None
 
 
 def _json_line(outcome) -> None:
@@ -160,12 +212,14 @@ def _describe(found: dict) -> str:
 
 @click.command("previews")
 @click.option("--workers", type=int, default=None, help="Processes (default: one per core).")
-@with_appcontext
+@with_app
 def previews_command(workers: int | None) -> None:
     """Make the missing thumbnails and previews of all images, spread over the cores."""
+    from flask import current_app
     from sqlalchemy import select
 
     from tracker import previews
+    from tracker.db import get_session
     from tracker.models import Image
 
     hashes = list(get_session().scalars(select(Image.sha256)))
@@ -182,13 +236,15 @@ def media_group() -> None:
 
 
 @media_group.command("clean")
-@with_appcontext
+@with_app
 def media_clean() -> None:
     """Remove the temporary files that killed imports left in the media folder.
 
     Files being written by a running import or web upload, or by another machine sharing the
     folder, are left alone. Each import does the same in the folder it writes to first.
     """
+    from flask import current_app
+
     from tracker import storage
 
     removed = storage.remove_leftovers(current_app.config["MEDIA_DIR"], everywhere=True)

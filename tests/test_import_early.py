@@ -1,0 +1,162 @@
+"""`tracker import --previews` starts preparing its photos before its app loads: what it holds
+in memory is written once the deployment is checked, and nothing at all if it is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import time
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from workers import TRACKER, worker_env
+
+from tracker import preparation, storage
+from tracker.preparing import Limits, StoreBudget
+from tracker.sources import Item
+from tracker.synthetic import jpeg_bytes
+
+TAKEN = datetime(2024, 3, 10, 22, 15, 0)
+# More than the processes hold before the gate opens, so a card goes on past them.
+PHOTOS = preparation.HELD * preparation.PROCESSES + 13
+
+
+def _card(folder: Path, count: int) -> list[bytes]:
+    folder.mkdir(parents=True)
+    photos = [jpeg_bytes(TAKEN, seed=i) for i in range(count)]
+    for i, data in enumerate(photos):
+        (folder / f"IMG_{i:04}.JPG").write_bytes(data)
+    return photos
+
+
+def _files(media: Path) -> list[Path]:
+    return [p for p in media.rglob("*") if p.is_file()] if media.exists() else []
+
+
+def _processes_naming(text: str) -> list[int]:
+    """Processes whose command line names `text` (a card's unique folder)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue  # ended meanwhile
+    return found
+
+
+def _import(args: list[str], config) -> subprocess.CompletedProcess:
+    env = worker_env(config)
+    return subprocess.run([TRACKER, "import", *args], env=env, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+
+
+def test_a_card_lands_whole_with_previews(app, deployment, tmp_path):
+    card = tmp_path / "card"
+    photos = _card(card, PHOTOS)
+    extra = [jpeg_bytes(TAKEN, seed=1000 + i) for i in range(2)]
+    with zipfile.ZipFile(card / "more.zip", "w") as archive:
+        for i, data in enumerate(extra):
+            archive.writestr(f"zipped/IMG_{i}.JPG", data)
+    (card / "broken.JPG").write_bytes(photos[0][:2000])
+    (card / "again.JPG").write_bytes(photos[1])
+
+    args = [str(card), "--deployment", str(deployment.id), "--previews", "--json"]
+    done = _import(args, app.config)
+    assert done.returncode == 1, done.stderr  # one file rejected
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert lines[-1]["summary"] == {"added": PHOTOS + 2, "duplicate": 1, "rejected": 1}
+    (rejected,) = [line for line in lines[:-1] if line["status"] == "rejected"]
+    assert rejected["path"] == "card/broken.JPG" and "truncated" in rejected["reason"]
+    media = Path(app.config["MEDIA_DIR"])
+    for data in photos + extra:
+        sha = hashlib.sha256(data).hexdigest()
+        assert (media / storage.original_relpath(sha)).read_bytes() == data
+        for size in storage.PREVIEW_SIZES:
+            assert (media / storage.preview_relpath(sha, size)).read_bytes()[:3] == b"\xff\xd8\xff"
+    assert len(_files(media / "originals")) == PHOTOS + 2
+    assert _files(media / storage.INCOMING) == []
+    assert _processes_naming(str(card)) == []
+
+
+UNREACHABLE = "postgresql+psycopg://tracker@127.0.0.1:9/nothing"  # port 9: nothing listens
+
+
+@pytest.mark.parametrize(
+    ("deployment_id", "database", "status", "says"),
+    [
+        ("999999", None, 2, "error: deployment"),
+        ("1", UNREACHABLE, 3, "error: cannot reach the database"),
+    ],
+)
+def test_a_refused_import_writes_nothing_and_leaves_no_process(
+    app, deployment, tmp_path, deployment_id, database, status, says
+):
+    card = tmp_path / "card"
+    _card(card, PHOTOS)
+    config = dict(app.config) | ({"DATABASE_URL": database} if database else {})
+    done = _import([str(card), "--deployment", deployment_id, "--previews"], config)
+    assert (done.returncode, done.stderr.count("\n")) == (status, 1), done.stderr
+    assert done.stderr.startswith(says), done.stderr
+    assert _files(Path(app.config["MEDIA_DIR"])) == []
+    assert _processes_naming(str(card)) == []
+
+
+def _items(folder: Path) -> list[Item]:
+    return [
+        Item(p.name, path=p, max_bytes=Limits().max_file_bytes) for p in sorted(folder.iterdir())
+    ]
+
+
+def test_held_processes_write_nothing_until_the_gate_opens(tmp_path):
+    photos = _card(tmp_path / "card", PHOTOS)
+    media = tmp_path / "media"
+    held = preparation.Preparation(
+        _items(tmp_path / "card"), str(media), Limits(), StoreBudget(None), True, held=True
+    )
+    # Long enough for both processes to read, hash and encode the files they hold; a wait can
+    # only give them more time to write something they should not.
+    time.sleep(2)
+    assert _files(media) == []
+    results = list(held.results())
+    assert [r.sha256 for r in results] == [hashlib.sha256(d).hexdigest() for d in photos]
+    assert len(_files(media / "originals")) == len(_files(media / "previews")) // 2 == PHOTOS
+
+
+def test_an_abandoned_preparation_writes_nothing_and_its_processes_end(tmp_path):
+    _card(tmp_path / "card", PHOTOS)
+    media = tmp_path / "media"
+    held = preparation.Preparation(
+        _items(tmp_path / "card"), str(media), Limits(), StoreBudget(None), True, held=True
+    )
+    pids = list(held._pool._processes)
+    assert len(pids) == preparation.PROCESSES
+    held.abandon()
+    assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
+    assert _files(media) == []
+
+
+def test_only_an_import_to_a_deployment_with_previews_starts_early(tmp_path, monkeypatch):
+    from tracker.uploads import cli
+    from tracker.uploads.cli import start_early
+
+    monkeypatch.setattr(cli, "_started", None)  # put back after: what this test started
+    monkeypatch.setenv("TRACKER_INSTANCE_PATH", str(tmp_path / "instance"))
+    card = tmp_path / "card"
+    _card(card, 3)
+    started = start_early([str(card), "--deployment", "1", "--previews"])
+    assert isinstance(started, preparation.Preparation)
+    assert started.media_dir == str(tmp_path / "instance" / "media")
+    started.abandon()
+    for args in (
+        [str(card), "--deployment", "1"],  # threads: nothing to gain before the app loads
+        [str(card), "--station", "KP-01", "--previews"],  # its dates choose the deployment
+        [str(tmp_path / "missing"), "--deployment", "1", "--previews"],
+        ["--help"],
+    ):
+        assert start_early(args) is None, args
+    assert _files(tmp_path / "instance") == []
