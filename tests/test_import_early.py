@@ -55,7 +55,8 @@ def _import(args: list[str], config) -> subprocess.CompletedProcess:
                           timeout=300)  # fmt: skip
 
 
-def test_a_card_lands_whole_with_previews(app, deployment, tmp_path):
+@pytest.mark.parametrize("previews", [["--previews"], []])
+def test_a_card_lands_whole(app, deployment, tmp_path, previews):
     card = tmp_path / "card"
     photos = _card(card, PHOTOS)
     extra = [jpeg_bytes(TAKEN, seed=1000 + i) for i in range(2)]
@@ -65,7 +66,7 @@ def test_a_card_lands_whole_with_previews(app, deployment, tmp_path):
     (card / "broken.JPG").write_bytes(photos[0][:2000])
     (card / "again.JPG").write_bytes(photos[1])
 
-    args = [str(card), "--deployment", str(deployment.id), "--previews", "--json"]
+    args = [str(card), "--deployment", str(deployment.id), *previews, "--json"]
     done = _import(args, app.config)
     assert done.returncode == 1, done.stderr  # one file rejected
     lines = [json.loads(line) for line in done.stdout.splitlines()]
@@ -77,7 +78,8 @@ def test_a_card_lands_whole_with_previews(app, deployment, tmp_path):
         sha = hashlib.sha256(data).hexdigest()
         assert (media / storage.original_relpath(sha)).read_bytes() == data
         for size in storage.PREVIEW_SIZES:
-            assert (media / storage.preview_relpath(sha, size)).read_bytes()[:3] == b"\xff\xd8\xff"
+            made = media / storage.preview_relpath(sha, size)
+            assert made.read_bytes()[:3] == b"\xff\xd8\xff" if previews else not made.exists()
     assert len(_files(media / "originals")) == PHOTOS + 2
     assert _files(media / storage.INCOMING) == []
     assert _processes_naming(str(card)) == []
@@ -86,6 +88,7 @@ def test_a_card_lands_whole_with_previews(app, deployment, tmp_path):
 UNREACHABLE = "postgresql+psycopg://tracker@127.0.0.1:9/nothing"  # port 9: nothing listens
 
 
+@pytest.mark.parametrize("previews", [["--previews"], []])
 @pytest.mark.parametrize(
     ("deployment_id", "database", "status", "says"),
     [
@@ -94,12 +97,12 @@ UNREACHABLE = "postgresql+psycopg://tracker@127.0.0.1:9/nothing"  # port 9: noth
     ],
 )
 def test_a_refused_import_writes_nothing_and_leaves_no_process(
-    app, deployment, tmp_path, deployment_id, database, status, says
+    app, deployment, tmp_path, deployment_id, database, status, says, previews
 ):
     card = tmp_path / "card"
     _card(card, PHOTOS)
     config = dict(app.config) | ({"DATABASE_URL": database} if database else {})
-    done = _import([str(card), "--deployment", deployment_id, "--previews"], config)
+    done = _import([str(card), "--deployment", deployment_id, *previews], config)
     assert (done.returncode, done.stderr.count("\n")) == (status, 1), done.stderr
     assert done.stderr.startswith(says), done.stderr
     assert _files(Path(app.config["MEDIA_DIR"])) == []
@@ -140,7 +143,7 @@ def test_an_abandoned_preparation_writes_nothing_and_its_processes_end(tmp_path)
     assert _files(media) == []
 
 
-def test_only_an_import_to_a_deployment_with_previews_starts_early(tmp_path, monkeypatch):
+def test_only_an_import_to_a_deployment_starts_early(tmp_path, monkeypatch):
     from tracker.uploads import cli
     from tracker.uploads.cli import start_early
 
@@ -148,12 +151,13 @@ def test_only_an_import_to_a_deployment_with_previews_starts_early(tmp_path, mon
     monkeypatch.setenv("TRACKER_INSTANCE_PATH", str(tmp_path / "instance"))
     card = tmp_path / "card"
     _card(card, 3)
-    started = start_early([str(card), "--deployment", "1", "--previews"])
-    assert isinstance(started, preparation.Preparation)
-    assert started.media_dir == str(tmp_path / "instance" / "media")
-    started.abandon()
+    for previews in (["--previews"], []):
+        started = start_early([str(card), "--deployment", "1", *previews])
+        assert isinstance(started, preparation.Preparation)
+        assert started.media_dir == str(tmp_path / "instance" / "media")
+        assert started.previews == bool(previews)
+        started.abandon()
     for args in (
-        [str(card), "--deployment", "1"],  # threads: nothing to gain before the app loads
         [str(card), "--station", "KP-01", "--previews"],  # its dates choose the deployment
         [str(tmp_path / "missing"), "--deployment", "1", "--previews"],
         ["--help"],

@@ -35,9 +35,12 @@ PROCESSES = os.cpu_count() or 1
 CHUNK = 4
 # A deep window keeps the workers writing while the main thread syncs and inserts.
 IN_FLIGHT = 16 * WORKERS
-# Files each process takes while its gate is shut: it prepares them in memory, then waits. About
-# what one gets through while a command's app loads (0.5 s), sharing a core.
-HELD = 24
+# While its gate is shut, each process takes up to this many files at once, and prepares them in
+# memory up to this many bytes, then waits; once the gate opens it writes them and prepares the
+# rest of its share as usual. A command's app loads in about 0.5 s, on a core of its own: about
+# 30 photos' previews, or 300 photos read and hashed.
+HELD = 128
+HELD_BYTES = 64 * 1024 * 1024
 
 
 class Gate:
@@ -72,8 +75,8 @@ class Gate:
 class Preparation:
     """The results of preparing `items`, in order (results()), on workers started now.
 
-    `held`: nothing is written until results() is first asked for; until then only the files
-    that processes take to prepare in memory (HELD each) are read. abandon() drops those.
+    `held`: nothing is written until results() is first asked for; until then the processes
+    prepare their first files in memory (HELD, HELD_BYTES). abandon() drops those.
     """
 
     def __init__(
@@ -89,7 +92,8 @@ class Preparation:
         self.media_dir, self.limits, self.previews = media_dir, limits, previews
         self._items = iter(items)
         self._budget = budget
-        self._window: deque[tuple[Future, int]] = deque()
+        # Each task's future, its number of files, and whether it was taken while held.
+        self._window: deque[tuple[Future, int, bool]] = deque()
         self._gate: Gate | None = None
         self._started = False
         self._pool = self._start_pool(held)
@@ -102,8 +106,10 @@ class Preparation:
         # A process gets a few files a task: each task crosses two pipes and two threads.
         size = CHUNK if isinstance(self._pool, ProcessPoolExecutor) else 1
         with self._pool:
+            # The held tasks come first but count for nothing: the processes have their next
+            # files queued while this one takes in the held ones.
             while self._submit(self._pool, size):
-                if sum(count for _future, count in self._window) >= IN_FLIGHT:
+                if sum(count for _f, count, held in self._window if not held) >= IN_FLIGHT:
                     yield from self._window.popleft()[0].result()
             while self._window:
                 yield from self._window.popleft()[0].result()
@@ -118,17 +124,18 @@ class Preparation:
         self._pool.shutdown(cancel_futures=True)
 
     def _start_pool(self, held: bool) -> Executor:
-        """Threads, or with previews a process per core.
+        """Threads, or with previews (or held) a process per core.
 
         Pillow holds the GIL while it encodes a JPEG (py-spy --gil: 42 % of the time the GIL was
         held during a card's import with previews), so previews made on threads are encoded one
         at a time and a second core sits idle. Processes encode on every core; each returns only
-        the small Prepared, the bytes never cross. A store limit (StoreBudget) is shared state
+        the small Prepared, the bytes never cross. Held, processes also work while this one
+        loads its app, which would hold the GIL. A store limit (StoreBudget) is shared state
         between workers: such an upload stays on threads.
         """
         method = start_method()
         if (
-            self.previews
+            (self.previews or held)
             and self._budget.limit is None
             and method in multiprocessing.get_all_start_methods()
         ):
@@ -139,20 +146,23 @@ class Preparation:
                 PROCESSES, context=context, initializer=_start_worker, initargs=(self._gate,)
             )
             if held:
-                for _ in range(PROCESSES):
-                    self._submit(pool, HELD)
+                # An equal share each, so that a small card is not left to one of them.
+                first = list(itertools.islice(self._items, HELD * PROCESSES))
+                share = -(-len(first) // PROCESSES)
+                for start in range(0, len(first), share):
+                    self._submit(pool, share, iter(first[start : start + share]), held=True)
             return pool
         # Threads share this process: holding their writes would hold its memory too. Held,
         # they simply start with results().
         return ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ingest")
 
-    def _submit(self, pool: Executor, size: int) -> bool:
-        chunk = list(itertools.islice(self._items, size))
+    def _submit(self, pool: Executor, size: int, items=None, *, held: bool = False) -> bool:
+        chunk = list(itertools.islice(self._items if items is None else items, size))
         if not chunk:
             return False
         budget = None if isinstance(pool, ProcessPoolExecutor) else self._budget
         args = (chunk, self.media_dir, self.limits, budget, self.previews)
-        self._window.append((pool.submit(_prepare_chunk, *args), len(chunk)))
+        self._window.append((pool.submit(_prepare_chunk, *args), len(chunk), held))
         return True
 
 
@@ -178,13 +188,28 @@ def _start_worker(gate: Gate | None) -> None:
 
 
 def _prepare_chunk(chunk: list[Item], media_dir, limits, budget, previews) -> list:
-    if _gate is not None and not _gate.is_open():
-        # Prepared in memory while the gate is shut, and written once it opens.
-        held = [_hold_item(item, media_dir, limits, previews) for item in chunk]
+    """Prepare the files of one task. While the gate is shut, they are prepared in memory (up to
+    HELD_BYTES), and written once it opens; if it is abandoned, nothing is written at all."""
+    results: list = []
+    held: list[tuple[str, Callable]] = []
+    size = 0
+    for item in chunk:
+        if _gate is not None and not _gate.is_open() and size < HELD_BYTES:
+            name, write, data_size = _hold_item(item, media_dir, limits, previews)
+            held.append((name, write))
+            size += data_size
+            continue
+        if held:
+            if not _gate.wait():
+                return []  # abandoned: nothing was written, and nobody waits for these
+            results += [_write_held(name, write) for name, write in held]
+            held = []
+        results.append(_prepare_item(item, media_dir, limits, budget, previews))
+    if held:
         if not _gate.wait():
-            return []  # abandoned: nothing was written, and nobody waits for these
-        return [_write_held(name, write) for name, write in held]
-    return [_prepare_item(item, media_dir, limits, budget, previews) for item in chunk]
+            return []
+        results += [_write_held(name, write) for name, write in held]
+    return results
 
 
 def _prepare_item(
@@ -201,16 +226,17 @@ def _prepare_item(
         return _not_stored(item.name, exc)
 
 
-def _hold_item(item: Item, media_dir: str, limits: Limits, previews: bool) -> tuple[str, Callable]:
+def _hold_item(item: Item, media_dir: str, limits: Limits, previews: bool) -> tuple:
+    """(name, the function that writes it, the bytes it holds meanwhile)."""
     data, reason = item.load()  # bytes of its own, kept until the gate opens
     if reason is not None:
         outcome = Outcome(photo_text.file_name(item.name)[0], "rejected", reason=reason)
-        return item.name, lambda: outcome
+        return item.name, lambda: outcome, 0
     try:
-        return item.name, hold(item.name, data, media_dir, limits, previews=previews)
+        return item.name, hold(item.name, data, media_dir, limits, previews=previews), len(data)
     except OSError as exc:
         outcome = _not_stored(item.name, exc)
-        return item.name, lambda: outcome
+        return item.name, lambda: outcome, 0
 
 
 def _write_held(name: str, write: Callable[[], Prepared | Outcome]) -> Prepared | Outcome:

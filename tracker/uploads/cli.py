@@ -66,7 +66,7 @@ def import_command(paths, deployment_id, station_code, previews, as_json):
         sys.exit(2)
     session = get_session()
     media_dir = current_app.config["MEDIA_DIR"]
-    items = _take_early(paths, deployment_id, media_dir) or _items(paths, ingest.Limits())
+    items = _take_early(paths, deployment_id, previews, media_dir) or _items(paths, ingest.Limits())
     deployment, items = _resolve_deployment(session, deployment_id, station_code, items)
     show = _json_line if as_json else _ImportProgress()
     report = ingest.ingest(
@@ -102,17 +102,17 @@ _started: tuple | None = None
 
 
 def start_early(args: list[str]):
-    """Start preparing the photos of `tracker import PATH... --deployment N --previews` (`args`
-    after "import") before the app loads, held until the import has checked the deployment
+    """Start preparing the photos of `tracker import PATH... --deployment N` (`args` after
+    "import") before the app loads, held until the import has checked the deployment
     (tracker.preparation.Gate); the Preparation, or None for any other import. With --station
     the deployment depends on the photos' dates, which are read first.
     """
     global _started
     try:
         options = import_command.make_context("import", list(args), resilient_parsing=True).params
-        if not options.get("previews") or not options.get("paths"):
+        if not options.get("paths") or options.get("deployment_id") is None:
             return None
-        if options.get("deployment_id") is None or options.get("station_code") is not None:
+        if options.get("station_code") is not None:
             return None
         from tracker import config
         from tracker.preparation import Preparation
@@ -121,20 +121,22 @@ def start_early(args: list[str]):
         media_dir = config.media_dir(config.instance_path())
         limits = Limits()
         items = _items(options["paths"], limits)
-        preparation = Preparation(items, media_dir, limits, StoreBudget(None), True, held=True)
+        previews = bool(options.get("previews"))
+        preparation = Preparation(items, media_dir, limits, StoreBudget(None), previews, held=True)
     except (click.ClickException, RuntimeError, OSError):
         return None  # the command itself says what is wrong, as it would have anyway
-    _started = ((tuple(options["paths"]), options["deployment_id"], media_dir), preparation)
+    key = (tuple(options["paths"]), options["deployment_id"], previews, media_dir)
+    _started = (key, preparation)
     return preparation
 
 
-def _take_early(paths, deployment_id: int | None, media_dir: str):
+def _take_early(paths, deployment_id: int | None, previews: bool, media_dir: str):
     """The import start_early began for these options, if any."""
     global _started
     if _started is None:
         return None
     (key, preparation), _started = _started, None
-    if key == (tuple(paths), deployment_id, media_dir):
+    if key == (tuple(paths), deployment_id, previews, media_dir):
         return preparation
     preparation.abandon()
     return None
