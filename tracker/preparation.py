@@ -66,6 +66,9 @@ class Gate:
     def is_open(self) -> bool:
         return self._verdict.value == 1
 
+    def abandoned(self) -> bool:
+        return self._verdict.value == -1
+
     def wait(self) -> bool:
         """Until it is decided: True if it opened."""
         self._decided.wait()
@@ -194,6 +197,8 @@ def _prepare_chunk(chunk: list[Item], media_dir, limits, budget, previews) -> li
     held: list[tuple[str, Callable]] = []
     size = 0
     for item in chunk:
+        if _gate is not None and _gate.abandoned():
+            return []  # nobody waits for these
         if _gate is not None and not _gate.is_open() and size < HELD_BYTES:
             name, write, data_size = _hold_item(item, media_dir, limits, previews)
             held.append((name, write))
