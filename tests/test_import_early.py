@@ -1,5 +1,5 @@
-"""`tracker import --previews` starts preparing its photos before its app loads: what it holds
-in memory is written once the deployment is checked, and nothing at all if it is refused."""
+"""`tracker import ... --deployment N` starts preparing its photos before its app loads: what it
+holds in memory is written once the deployment is checked, and nothing at all if it is refused."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """The `tracker` command's entry point, and what every command module shares.
 
 Loading Flask, SQLAlchemy and the models takes about half a second on one core, before a command
-can do anything (tracker.commands). `tracker import --previews` uses that half second: its
-preparing processes start first, and read, check and make previews of the card's first photos in
-memory while the app loads; they write nothing until the import has checked its destination
-(tracker.uploads.cli.start_early, tracker.preparing.Gate).
+can do anything (tracker.commands). `tracker import ... --deployment N` uses that half second:
+its preparing processes start first, and read, check and hash the card's first photos (and make
+their previews) in memory while the app loads; they write nothing until the import has checked
+its deployment (tracker.uploads.cli.start_early, tracker.preparation.Gate).
 """
 
 from __future__ import annotations
