@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
+import subprocess
 import uuid
 from datetime import date, datetime
 
@@ -12,7 +14,7 @@ import requests
 import seaweed
 from conftest import fetch
 from sqlalchemy import select
-from workers import start_worker, stop_worker, wait_until
+from workers import TRACKER, start_worker, stop_worker, wait_until, worker_env
 
 from tracker import create_app, fieldwork, ingest, objectstore, sources, storage
 from tracker.models import Image, Job, Upload
@@ -155,6 +157,28 @@ def test_a_worker_imports_a_card_into_the_store(s3, s3_app, deployment, tmp_path
     assert objectstore.exists(media, storage.original_relpath(sha))
     assert objectstore.exists(media, storage.preview_relpath(sha, "thumb"))
     assert fetch(s3_app, select(Upload.deployment_id)) == [(deployment,)]
+
+
+@pytest.mark.parametrize("refused", [False, True])
+def test_the_command_line_imports_a_card_into_the_store(s3, s3_app, deployment, tmp_path, refused):
+    """`tracker import` starts reading its card before its app loads (tracker.cli): into the
+    store too, and an import refused for its deployment puts nothing there."""
+    card = tmp_path / "card"
+    card.mkdir()
+    photos = [_photo(20 + i) for i in range(5)]
+    for i, data in enumerate(photos):
+        (card / f"IMG_{i}.JPG").write_bytes(data)
+    media = s3_app.config["MEDIA_DIR"]
+    env = worker_env(s3_app.config, TRACKER_MEDIA_URL=media, AWS_ENDPOINT_URL=s3, **seaweed.AWS_ENV)
+    target = "999999" if refused else str(deployment)
+    done = subprocess.run([TRACKER, "import", str(card), "--deployment", target, "--previews"],
+                          env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == (2 if refused else 0), done.stderr
+    for data in photos:
+        sha = hashlib.sha256(data).hexdigest()
+        keys = [storage.original_relpath(sha)]
+        keys += [storage.preview_relpath(sha, size) for size in storage.PREVIEW_SIZES]
+        assert [objectstore.exists(media, key) for key in keys] == [not refused] * 3
 
 
 def test_previews_from_the_store_hide_people_as_those_on_disk_do(s3_app, users):
