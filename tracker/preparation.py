@@ -2,13 +2,15 @@
 number in flight.
 
 Without previews the workers are threads: reading, hashing and writing release the GIL. With
-previews they are a process per core, as Pillow holds the GIL while it encodes: forked, or
-started from a clean server where other threads run (start_method). Each process writes its
-originals on a thread of its own and dies with the process that started it (tracker.processes).
+previews, or held, they are a process per core, as Pillow holds the GIL while it encodes:
+forked, or started from a clean server where other threads run (start_method). Each process
+writes its originals on a thread of its own and dies with the process that started it
+(tracker.processes).
 
-A Preparation may start before its destination is checked: `tracker import --previews` starts
-one before its app has loaded (tracker.cli). Its processes then read, check and hash their first
-files and make their previews in memory, and write nothing until the Gate opens.
+A Preparation may start before its destination is checked (held): `tracker import ...
+--deployment N` starts one before its app has loaded (tracker.cli). Its processes then read,
+check and hash their first files (and make their previews) in memory, and write nothing until
+the Gate opens.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from tracker.sources import Item
 # disk (storage.write_original), so one thread more than the cores keeps both the cores and the
 # disk busy while the main thread parses and inserts (measured: 2 cores, 3 threads).
 WORKERS = (os.cpu_count() or 1) + 1
-# With previews, a process per core instead (see _pool), given this many files a task.
+# With previews, or held, a process per core instead (see _start_pool), given this many files a
+# task.
 PROCESSES = os.cpu_count() or 1
 CHUNK = 4
 # A deep window keeps the workers writing while the main thread syncs and inserts.
