@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from workers import TRACKER, worker_env
+from workers import TRACKER, naming, worker_env
 
 from tracker import preparation, storage
 from tracker.preparing import Limits, StoreBudget
@@ -34,19 +34,6 @@ def _card(folder: Path, count: int) -> list[bytes]:
 
 def _files(media: Path) -> list[Path]:
     return [p for p in media.rglob("*") if p.is_file()] if media.exists() else []
-
-
-def _processes_naming(text: str) -> list[int]:
-    """Processes whose command line names `text` (a card's unique folder)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if text in (entry / "cmdline").read_bytes().decode(errors="replace"):
-                    found.append(int(entry.name))
-            except OSError:
-                continue  # ended meanwhile
-    return found
 
 
 def _import(args: list[str], config) -> subprocess.CompletedProcess:
@@ -82,7 +69,7 @@ def test_a_card_lands_whole(app, deployment, tmp_path, previews):
             assert made.read_bytes()[:3] == b"\xff\xd8\xff" if previews else not made.exists()
     assert len(_files(media / "originals")) == PHOTOS + 2
     assert _files(media / storage.INCOMING) == []
-    assert _processes_naming(str(card)) == []
+    assert naming(str(card)) == []
 
 
 UNREACHABLE = "postgresql+psycopg://tracker@127.0.0.1:9/nothing"  # port 9: nothing listens
@@ -106,7 +93,7 @@ def test_a_refused_import_writes_nothing_and_leaves_no_process(
     assert (done.returncode, done.stderr.count("\n")) == (status, 1), done.stderr
     assert done.stderr.startswith(says), done.stderr
     assert _files(Path(app.config["MEDIA_DIR"])) == []
-    assert _processes_naming(str(card)) == []
+    assert naming(str(card)) == []
 
 
 def _items(folder: Path) -> list[Item]:

@@ -77,15 +77,26 @@ def wait_until(
         time.sleep(every)
 
 
-def writing_to(log: Path) -> list[int]:
-    """Processes whose output goes to `log`: a worker started on it and whatever it started
-    (its children inherit the file), even after the worker itself died."""
+def processes_where(test: Callable[[Path], bool]) -> list[int]:
+    """The processes whose /proc folder passes `test` (those gone meanwhile, or not ours to read,
+    left out)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if os.readlink(entry / "fd" / "1") == str(log):
+                if test(entry):
                     found.append(int(entry.name))
-            except OSError:  # gone meanwhile, or not ours to read
+            except OSError:
                 continue
     return found
+
+
+def writing_to(log: Path) -> list[int]:
+    """Processes whose output goes to `log`: a worker started on it and whatever it started
+    (its children inherit the file), even after the worker itself died."""
+    return processes_where(lambda proc: os.readlink(proc / "fd" / "1") == str(log))
+
+
+def naming(text: str) -> list[int]:
+    """Processes whose command line names `text` (a card's own folder, say)."""
+    return processes_where(lambda proc: text in (proc / "cmdline").read_bytes().decode("latin-1"))

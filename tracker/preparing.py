@@ -184,8 +184,8 @@ def hold(
         return lambda: checked
     new = not storage.has_original(media_dir, checked.sha256, len(checked.data))
     rendered = {}
-    if previews and (new or not preview_files.has_previews(media_dir, checked.sha256)):
-        with contextlib.suppress(OSError, ValueError, PILImage.DecompressionBombError):
+    if previews and _wants_previews(media_dir, checked.sha256, new):
+        with contextlib.suppress(*_PREVIEW_ERRORS):
             rendered = preview_files.render(checked.data)
 
     def write() -> Prepared:
@@ -202,6 +202,15 @@ def _previews_from_memory(media_dir: str, sha256: str, data: memoryview, new: bo
     """Make the photo's previews now, from its bytes in memory, unless an original stored
     earlier already has them; a failure only means they are made later, on first view
     (previews.preview_path)."""
-    if new or not preview_files.has_previews(media_dir, sha256):
-        with contextlib.suppress(OSError, ValueError, PILImage.DecompressionBombError):
+    if _wants_previews(media_dir, sha256, new):
+        with contextlib.suppress(*_PREVIEW_ERRORS):
             preview_files.make_previews(media_dir, sha256, data)
+
+
+# What a photo whose previews cannot be made raises: it still lands, its previews wait for a view.
+_PREVIEW_ERRORS = (OSError, ValueError, PILImage.DecompressionBombError)
+
+
+def _wants_previews(media_dir: str, sha256: str, new: bool) -> bool:
+    """A new original's previews are made; an original stored before keeps its own, if whole."""
+    return new or not preview_files.has_previews(media_dir, sha256)

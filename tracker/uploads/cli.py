@@ -65,8 +65,8 @@ def import_command(paths, deployment_id, station_code, previews, as_json):
         click.echo("error: give exactly one of --deployment ID or --station CODE", err=True)
         sys.exit(2)
     session = get_session()
-    media_dir = current_app.config["MEDIA_DIR"]
-    items = _take_early(paths, deployment_id, previews, media_dir) or _items(paths, ingest.Limits())
+    media_dir, limits = current_app.config["MEDIA_DIR"], ingest.Limits()
+    items = _take_early(paths, deployment_id, previews, media_dir) or _items(paths, limits)
     deployment, items = _resolve_deployment(session, deployment_id, station_code, items)
     show = _json_line if as_json else _ImportProgress()
     report = ingest.ingest(
@@ -74,7 +74,7 @@ def import_command(paths, deployment_id, station_code, previews, as_json):
         items,
         deployment,
         media_dir,
-        limits=ingest.Limits(),
+        limits=limits,
         on_outcome=show,
         tag_rules=TagRules.from_config(current_app.config),
         previews=previews,
