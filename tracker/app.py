@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from flask import Flask
 
-from tracker import PROJECT_ROOT, config, db
+from tracker import PROJECT_ROOT, config, db, storage
 
 
 def create_app(test_config: dict | None = None, *, web: bool = True) -> Flask:
@@ -31,7 +30,7 @@ def create_app(test_config: dict | None = None, *, web: bool = True) -> Flask:
         settings = config.defaults(instance) | {"TESTING": True} | test_config
     app.config.from_mapping(config.finish(settings))
     if not str(app.config["MEDIA_DIR"]).startswith("s3://"):
-        Path(app.config["MEDIA_DIR"]).mkdir(parents=True, exist_ok=True)
+        storage.create_media_folder(app.config["MEDIA_DIR"])
 
     db.init_app(app)
     from tracker.reid import store
