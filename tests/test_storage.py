@@ -11,8 +11,6 @@ import hashlib
 import io
 import mmap
 import os
-import subprocess
-import tempfile
 from datetime import date, datetime
 from pathlib import Path
 
@@ -115,42 +113,6 @@ def test_media_sync_flushes_the_media_folder_and_reports_a_missing_one(tmp_path)
         sync()
     with pytest.raises(FileNotFoundError), storage.media_sync(tmp_path / "nowhere"):
         pass
-
-
-def attributes(folder: Path) -> str:
-    """A folder's attributes as lsattr (e2fsprogs) prints them, e.g. "--------------T-------"."""
-    done = subprocess.run(["lsattr", "-d", str(folder)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.split()[0]
-
-
-def file_system(folder: Path) -> str:
-    return subprocess.run(
-        ["stat", "-f", "-c", "%T", str(folder)], capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-def test_the_media_folder_is_made_the_top_of_its_hierarchy(app, tmp_path):
-    """On ext4 (this machine's disk) the app's media folder carries chattr's "T", so the folders
-    made in it are spread over the disk's block groups, never crowded beside the code."""
-    assert file_system(tmp_path) == "ext2/ext3"
-    assert "T" in attributes(Path(app.config["MEDIA_DIR"]))
-    media = tmp_path / "old-media"
-    media.mkdir()
-    (media / "originals").mkdir()
-    storage.create_media_folder(media)  # a folder made before, by an earlier version
-    assert "T" in attributes(media)
-    assert "T" not in attributes(media / "originals")  # only the top
-    storage.create_media_folder(media)  # again: nothing changes
-    assert "T" in attributes(media)
-
-
-def test_a_media_folder_where_the_attribute_does_not_exist_is_simply_made():
-    shm = Path("/dev/shm")  # noqa: S108 - a tmpfs; the test makes a private folder in it
-    assert file_system(shm) == "tmpfs"
-    with tempfile.TemporaryDirectory(dir=shm) as tmp:
-        storage.create_media_folder(Path(tmp) / "media" / "nested")
-        assert (Path(tmp) / "media" / "nested").is_dir()
 
 
 @pytest.fixture

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from flask import Flask
 
-from tracker import PROJECT_ROOT, config, db, storage
+from tracker import PROJECT_ROOT, config, db
 
 
 def create_app(test_config: dict | None = None, *, web: bool = True) -> Flask:
@@ -30,7 +31,7 @@ def create_app(test_config: dict | None = None, *, web: bool = True) -> Flask:
         settings = config.defaults(instance) | {"TESTING": True} | test_config
     app.config.from_mapping(config.finish(settings))
     if not str(app.config["MEDIA_DIR"]).startswith("s3://"):
-        storage.create_media_folder(app.config["MEDIA_DIR"])
+        Path(app.config["MEDIA_DIR"]).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
     from tracker.reid import store
