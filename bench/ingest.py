@@ -14,13 +14,21 @@
    scale, over the same cores. Target (an earlier round's): within 1.25 x the decode's time.
 
 Every side of every ratio runs in each run, one after the other, so a busy machine slows both.
-Usage: .venv/bin/python bench/ingest.py [--images 1000] [--repeat 3] [--workdir DIR]
+Usage: .venv/bin/python bench/ingest.py [--images 1000] [--repeat 3] [--workdir DIR] [--no-wait]
 
 The tracker's instance (database and media folder) goes under bench/out/runs, beside the images,
 not under /tmp: on this project's machine the root file system has no journal, and creating a
 file in a folder whose inode group has many recently deleted inodes (as /tmp has, with every test
 run's temporary folders) costs about 0.8 ms instead of 0.02 ms in ext4's inode allocator. A
 tracker's media folder is not a scratch folder. `--workdir /tmp` measures it there.
+
+For the same reason the bench waits before it measures if it deleted its own folders less than
+five minutes ago (the end of a previous run: about 15,000 files): ext4 without a journal skips
+inodes deleted in the last five minutes while their table is not yet written back, and each file
+an import creates then pays for every such inode in its block group (perf: 6-18 % of the import's
+CPU in ext4's `recently_deleted`), which the floor, writing nothing, never does. A server's
+journaled ext4 never makes that check. `--no-wait` measures at once; each run prints what
+creating a file in the import's own media folder cost.
 """
 
 from __future__ import annotations
@@ -159,11 +167,38 @@ def create_cost_ms(folder: Path, count: int = 300) -> float:
     return (time.perf_counter() - start) / count * 1000
 
 
+# How long ext4 without a journal keeps skipping a deleted inode whose table block is dirty.
+RECENTLY_DELETED_S = 300
+# Touched when the bench has deleted its folders.
+DELETED_MARK = ".deleted"
+
+
+def wait_for_deletions(workdir: Path) -> None:
+    """Wait until the bench's own last deletion in `workdir` is RECENTLY_DELETED_S old."""
+    try:
+        age = time.time() - (workdir / DELETED_MARK).stat().st_mtime
+    except FileNotFoundError:
+        return
+    if age < RECENTLY_DELETED_S:
+        left = RECENTLY_DELETED_S - age
+        print(f"the last run deleted its folders {age:.0f} s ago: waiting {left:.0f} s (see above)")
+        time.sleep(left)
+
+
+def media_create_cost_ms(env: dict) -> float:
+    """What creating a file costs in the tracker's own media folder, where its files go (the
+    probe's files stay: deleting them would make the next creations dearer)."""
+    incoming = Path(env["TRACKER_INSTANCE_PATH"]) / "media" / "incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    return create_cost_ms(incoming / "bench-probe")
+
+
 def measure(paths: list[Path], folder: Path, workdir: Path) -> dict:
     env = fresh_tracker(workdir / "plain")
     exif_s = timed(lambda: exiftool_read(folder))
     import_s = timed(lambda: run([TRACKER, "import", str(folder), "--deployment", "1"], env))
     browsable_env = fresh_tracker(workdir / "browsable")
+    create_ms = media_create_cost_ms(browsable_env)
     command = [TRACKER, "import", str(folder), "--deployment", "1", "--previews"]
     browsable_s = timed(lambda: run(command, browsable_env))
     floor_s = timed(lambda: floor_all(paths))
@@ -180,7 +215,32 @@ def measure(paths: list[Path], folder: Path, workdir: Path) -> dict:
         "decode_s": decode_s,
         "previews_s": previews_s,
         "start_s": start_s,
+        "create_ms": create_ms,
     }
+
+
+def measure_runs(paths: list[Path], folder: Path, workdir: Path, repeat: int) -> list[dict]:
+    """Each run's figures, printed as they come; the runs' folders are deleted at the end."""
+    runs = []
+    n = len(paths)
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        print(f"creating a file in {workdir}: {create_cost_ms(Path(tmp) / 'probe'):.2f} ms")
+        for i in range(repeat):
+            result = measure(paths, folder, Path(tmp) / f"run{i}")
+            runs.append(result)
+            print(
+                f"run {i + 1}: exiftool {n / result['exiftool_s']:.0f} img/s, "
+                f"import {n / result['import_s']:.0f} img/s "
+                f"(ratio {result['exiftool_s'] / result['import_s']:.2f}); "
+                f"import --previews {n / result['browsable_s']:.0f} img/s, floor "
+                f"{n / result['floor_s']:.0f} img/s "
+                f"(ratio {result['floor_s'] / result['browsable_s']:.2f}); "
+                f"draft decode {result['decode_s']:.2f}s, previews {result['previews_s']:.2f}s "
+                f"(ratio {result['previews_s'] / result['decode_s']:.2f}); "
+                f"a command's start {result['start_s']:.2f}s; "
+                f"creating a file in its media folder {result['create_ms']:.3f} ms"
+            )
+    return runs
 
 
 def main() -> None:
@@ -189,6 +249,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cache", type=Path, default=ROOT / "bench" / "out" / "images")
     parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "out" / "runs")
+    parser.add_argument("--no-wait", action="store_true", help="measure at once (see above)")
     options = parser.parse_args()
     if shutil.which("exiftool") is None:
         raise SystemExit("exiftool is missing: apt-get install libimage-exiftool-perl")
@@ -201,25 +262,14 @@ def main() -> None:
     paths = generate(folder, options.images)
     size_mb = sum(p.stat().st_size for p in paths) / 1e6
     print(f"{len(paths)} images, 2592x1944, {size_mb:.0f} MB; {os.cpu_count()} cores")
-    runs = []
     options.workdir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=options.workdir) as tmp:
-        print(f"creating a file in {options.workdir}: {create_cost_ms(Path(tmp) / 'probe'):.2f} ms")
-        for i in range(options.repeat):
-            result = measure(paths, folder, Path(tmp) / f"run{i}")
-            runs.append(result)
-            n = len(paths)
-            print(
-                f"run {i + 1}: exiftool {n / result['exiftool_s']:.0f} img/s, "
-                f"import {n / result['import_s']:.0f} img/s "
-                f"(ratio {result['exiftool_s'] / result['import_s']:.2f}); "
-                f"import --previews {n / result['browsable_s']:.0f} img/s, floor "
-                f"{n / result['floor_s']:.0f} img/s "
-                f"(ratio {result['floor_s'] / result['browsable_s']:.2f}); "
-                f"draft decode {result['decode_s']:.2f}s, previews {result['previews_s']:.2f}s "
-                f"(ratio {result['previews_s'] / result['decode_s']:.2f}); "
-                f"a command's start {result['start_s']:.2f}s"
-            )
+    if not options.no_wait:
+        wait_for_deletions(options.workdir)
+    try:
+        runs = measure_runs(paths, folder, options.workdir, options.repeat)
+    finally:
+        # Its folders are gone: the next run waits for them (wait_for_deletions).
+        (options.workdir / DELETED_MARK).touch()
     # Each ratio is taken within one run (both sides measured back to back), then the median
     # over the runs: the disk and the other tenants of this machine vary from run to run.
     n = len(paths)
