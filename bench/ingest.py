@@ -23,8 +23,9 @@ run's temporary folders) costs about 0.8 ms instead of 0.02 ms in ext4's inode a
 tracker's media folder is not a scratch folder. `--workdir /tmp` measures it there.
 
 For the same reason the bench waits before it measures if it deleted its own folders less than
-five minutes ago (the end of a previous run: about 15,000 files): ext4 without a journal skips
-inodes deleted in the last five minutes while their table is not yet written back, and each file
+six minutes ago (the end of a previous run: about 15,000 files): ext4 without a journal skips
+inodes deleted in the last minute, or six while their table block is not written back (and a new
+inode in the same block makes it dirty again; fs/ext4/ialloc.c, RECENTCY_*), and each file
 an import creates then pays for every such inode in its block group (perf: 6-18 % of the import's
 CPU in ext4's `recently_deleted`), which the floor, writing nothing, never does. A server's
 journaled ext4 never makes that check. `--no-wait` measures at once; each run prints what
@@ -167,8 +168,9 @@ def create_cost_ms(folder: Path, count: int = 300) -> float:
     return (time.perf_counter() - start) / count * 1000
 
 
-# How long ext4 without a journal keeps skipping a deleted inode whose table block is dirty.
-RECENTLY_DELETED_S = 300
+# How long ext4 without a journal keeps skipping a deleted inode whose table block is dirty
+# (RECENTCY_MIN + RECENTCY_DIRTY).
+RECENTLY_DELETED_S = 360
 # Touched when the bench has deleted its folders.
 DELETED_MARK = ".deleted"
 
@@ -181,7 +183,10 @@ def wait_for_deletions(workdir: Path) -> None:
         return
     if age < RECENTLY_DELETED_S:
         left = RECENTLY_DELETED_S - age
-        print(f"the last run deleted its folders {age:.0f} s ago: waiting {left:.0f} s (see above)")
+        print(
+            f"the last run deleted its folders {age:.0f} s ago: waiting {left:.0f} s, until ext4 "
+            "stops skipping their inodes (this module's docstring; --no-wait to measure at once)"
+        )
         time.sleep(left)
 
 
