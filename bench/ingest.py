@@ -254,7 +254,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cache", type=Path, default=ROOT / "bench" / "out" / "images")
     parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "out" / "runs")
-    parser.add_argument("--no-wait", action="store_true", help="measure at once (see above)")
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="measure at once, even within six minutes of the last run's deletions",
+    )
     options = parser.parse_args()
     if shutil.which("exiftool") is None:
         raise SystemExit("exiftool is missing: apt-get install libimage-exiftool-perl")
