@@ -54,6 +54,11 @@ def _popen(folder: Path, ports: dict, log) -> subprocess.Popen:
             f"-s3.port={ports['s3']}",
             "-admin.ui=false",
             "-webdav=false",
+            # Its Iceberg and Lance catalogues listen on fixed ports (8181, 9101) unless told
+            # not to: a second server in the same run (a parallel test worker, the
+            # multi-machine check) would fail to start.
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
             f"-bucket={BUCKET}",
         ],
         stdout=log,
