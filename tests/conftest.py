@@ -51,6 +51,31 @@ def pytest_configure(config):
     config.backend_counts = Counter()
 
 
+def pytest_sessionstart(session):
+    """Stop at once, with the reason, if PostgreSQL is asked for and cannot be reached: checked
+    here, in the process that runs the session (before any test process starts), as well as by
+    each process's own database (_postgres_database)."""
+    config = session.config
+    if "postgresql" not in config.backends or hasattr(config, "workerinput"):
+        return
+    admin_url = make_url(os.environ.get("TRACKER_TEST_POSTGRES_URL", DEFAULT_PG))
+    admin = create_engine(admin_url)
+    try:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure to reach the server must stop the run loudly
+        pytest.exit(_postgres_unusable(admin_url, exc), returncode=3)
+    finally:
+        admin.dispose()
+
+
+def _postgres_unusable(admin_url, exc: Exception) -> str:
+    return (
+        f"PostgreSQL tests were asked for but the server at "
+        f"{admin_url.render_as_string(hide_password=True)} cannot be used: {exc}"
+    )
+
+
 def pytest_report_header(config):
     lines = [f"database backends: {', '.join(config.backends)}"]
     if "postgresql" in config.backends:
@@ -100,11 +125,7 @@ def _postgres_database():
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # any failure to reach the server must stop the run loudly
-        pytest.exit(
-            f"PostgreSQL tests were asked for but the server at "
-            f"{admin_url.render_as_string(hide_password=True)} cannot be used: {exc}",
-            returncode=3,
-        )
+        pytest.exit(_postgres_unusable(admin_url, exc), returncode=3)
     url = admin_url.set(database=name).render_as_string(hide_password=False)
     migrate.upgrade(url)
     engine = create_engine(url)
