@@ -8,6 +8,9 @@ PORT ?= 5000
 BACKENDS ?= sqlite,postgresql
 # Extra pytest arguments (CI runs the R secr tests in a phase of their own).
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): one per core; each has its own PostgreSQL database, SeaweedFS
+# and browser. TEST_WORKERS=0 runs the tests in this one process.
+TEST_WORKERS ?= auto
 # Where R's secr is built (../shared/r/build.sh): outside the repository, kept between runs.
 SECR_LIB ?= $(HOME)/.cache/tracker-r/lib
 
@@ -41,7 +44,7 @@ test: install-test
 	@if echo "$(BACKENDS)" | grep -q postgresql; then scripts/postgres-up.sh; fi
 	scripts/redis-up.sh
 	scripts/browser-up.sh
-	$(BIN)/python -m pytest --backends $(BACKENDS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --backends $(BACKENDS) $(PYTEST_ARGS)
 
 # R's secr from the sources in ../shared/r (about 10 minutes on 2 cores the first time; then a
 # check of a second or two), and the tests that feed it the exports, which must not skip.
