@@ -54,16 +54,24 @@ def test_every_write_to_what_figures_rest_on_moves_the_version(session, place):
     assert all(b is not None and (a or 0) < b for a, b in pairwise(seen)), seen
 
 
+def _page(client, path: str) -> str:
+    """A page without its forms' CSRF tokens (the sign-out form is on every page): a token
+    carries the second it was signed in, so two requests in different seconds differ there, and
+    only there."""
+    page = client.get(path).get_data(as_text=True)
+    return re.sub(r'name="csrf_token" value="[^"]*"', "", page)
+
+
 def test_the_dashboard_is_computed_once_per_change(app, as_role, session, place):
     cache = app.extensions["tracker.figures"]
     client = as_role("researcher")
     sighting(session, place, 1)
-    first = client.get("/").get_data(as_text=True)
+    first = _page(client, "/")
     computed = cache.computed
-    assert client.get("/").get_data(as_text=True) == first
+    assert _page(client, "/") == first
     assert cache.computed == computed  # served from the cache
     sighting(session, place, 20)  # another independent event
-    page = client.get("/").get_data(as_text=True)
+    page = _page(client, "/")
     assert cache.computed == computed + 1
     assert page != first
 
@@ -84,25 +92,18 @@ def test_the_map_is_computed_once_per_filter_and_change(app, as_role, session, p
     assert cache.computed == computed + 2
 
 
-def _effort_page(client, query: str = "") -> str:
-    """The effort page without its forms' CSRF tokens, which carry the second they were made in
-    (two requests a second apart differ there, and only there)."""
-    page = client.get(f"/exports/effort{query}").get_data(as_text=True)
-    return re.sub(r'name="csrf_token" value="[^"]*"', "", page)
-
-
 def test_effort_is_computed_once_per_filter_and_change(app, as_role, session, place):
     cache = app.extensions["tracker.figures"]
     client = as_role("researcher")
     sighting(session, place, 1)
-    first = _effort_page(client)
+    first = _page(client, "/exports/effort")
     computed = cache.computed
-    assert _effort_page(client) == first
+    assert _page(client, "/exports/effort") == first
     assert cache.computed == computed
     assert client.get("/exports/effort?date_from=2024-03-01").status_code == 200
     assert cache.computed == computed + 1  # another filter, another figure
     sighting(session, place, 20)  # another event: the effort changes
-    page = _effort_page(client)
+    page = _page(client, "/exports/effort")
     assert cache.computed == computed + 2
     assert page != first
 
