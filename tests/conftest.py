@@ -58,7 +58,7 @@ def pytest_sessionstart(session):
     config = session.config
     if "postgresql" not in config.backends or hasattr(config, "workerinput"):
         return
-    admin_url = make_url(os.environ.get("TRACKER_TEST_POSTGRES_URL", DEFAULT_PG))
+    admin_url = _admin_url()
     admin = create_engine(admin_url)
     try:
         with admin.connect() as conn:
@@ -67,6 +67,11 @@ def pytest_sessionstart(session):
         pytest.exit(_postgres_unusable(admin_url, exc), returncode=3)
     finally:
         admin.dispose()
+
+
+def _admin_url():
+    """The PostgreSQL server the tests use, at its admin database."""
+    return make_url(os.environ.get("TRACKER_TEST_POSTGRES_URL", DEFAULT_PG))
 
 
 def _postgres_unusable(admin_url, exc: Exception) -> str:
@@ -79,7 +84,7 @@ def _postgres_unusable(admin_url, exc: Exception) -> str:
 def pytest_report_header(config):
     lines = [f"database backends: {', '.join(config.backends)}"]
     if "postgresql" in config.backends:
-        url = make_url(os.environ.get("TRACKER_TEST_POSTGRES_URL", DEFAULT_PG))
+        url = _admin_url()
         lines.append(f"postgresql server: {url.render_as_string(hide_password=True)}")
     return lines
 
@@ -118,7 +123,7 @@ def _sqlite_template(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def _postgres_database():
     """A fresh PostgreSQL database for this run, migrated once and dropped at the end."""
-    admin_url = make_url(os.environ.get("TRACKER_TEST_POSTGRES_URL", DEFAULT_PG))
+    admin_url = _admin_url()
     name = f"tracker_test_{uuid.uuid4().hex[:10]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
@@ -142,7 +147,7 @@ def empty_database_url(backend, tmp_path):
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
         return
-    admin_url = make_url(os.environ.get("TRACKER_TEST_POSTGRES_URL", DEFAULT_PG))
+    admin_url = _admin_url()
     name = f"tracker_empty_{uuid.uuid4().hex[:10]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
