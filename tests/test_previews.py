@@ -11,6 +11,7 @@ import pytest
 from PIL import Image as PILImage
 
 from tracker import previews, storage
+from tracker.exif import frame_size
 from tracker.synthetic import jpeg_bytes
 
 TAKEN = datetime(2024, 3, 10, 22, 15, 0)
@@ -110,3 +111,29 @@ def test_a_damaged_original_is_named_and_the_others_still_made(tmp_path, workers
     failures = previews.make_missing(tmp_path, [*good, bad, gone], workers=workers)
     assert [f.split(":")[0] for f in failures] == [bad, gone]
     assert previews.missing(tmp_path, [*good, bad, gone]) == [bad, gone]
+
+
+@pytest.mark.parametrize(
+    "size",
+    [(2592, 1944), (4000, 3000), (1920, 1080), (1280, 960), (1279, 959), (640, 480), (300, 200)],
+)
+def test_the_decode_scale_is_pillows_draft_scale(size):
+    """OpenCV decodes at the scale Pillow's draft mode would pick (the previews' size is the
+    same as before OpenCV made them)."""
+    buffer = io.BytesIO()
+    PILImage.new("RGB", size, (0, 0, 255)).save(buffer, "JPEG")
+    with PILImage.open(buffer) as picture:
+        picture.draft("RGB", previews.draft_box(size, storage.PREVIEW_SIZES["preview"]))
+        drafted = picture.size
+    scale = previews.draft_scale(size, storage.PREVIEW_SIZES["preview"])
+    assert drafted == (-(-size[0] // scale), -(-size[1] // scale))
+    rendered = previews.render(buffer.getvalue())
+    assert PILImage.open(io.BytesIO(rendered["preview"])).size == drafted
+
+
+def test_the_frame_size_is_read_from_the_header_alone():
+    data = marked_photo(6)  # turned: the frame is still stored 1280 wide
+    assert frame_size(io.BytesIO(data[:2000])) == (1280, 960)
+    assert frame_size(io.BytesIO(b"rotten bits")) is None
+    with pytest.raises(ValueError, match="not a JPEG"):
+        previews.render(b"rotten bits")

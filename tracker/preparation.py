@@ -2,8 +2,8 @@
 number in flight.
 
 Without previews the workers are threads: reading, hashing and writing release the GIL. With
-previews, or held, they are a process per core, as Pillow holds the GIL while it encodes:
-forked, or started from a clean server where other threads run (start_method). Each process
+previews, or held, they are a process per core (see _start_pool): forked, or started from a
+clean server where other threads run (start_method). Each process
 writes its originals on a thread of its own and dies with the process that started it
 (tracker.processes).
 
@@ -25,6 +25,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from multiprocessing.context import BaseContext
 
 from tracker import photo_text, processes, storage
+from tracker import previews as preview_files
 from tracker.preparing import Limits, Outcome, Prepared, StoreBudget, hold, prepare
 from tracker.sources import Item
 
@@ -132,12 +133,14 @@ class Preparation:
     def _start_pool(self, held: bool) -> Executor:
         """Threads, or with previews (or held) a process per core.
 
-        Pillow holds the GIL while it encodes a JPEG (py-spy --gil: 42 % of the time the GIL was
-        held during a card's import with previews), so previews made on threads are encoded one
-        at a time and a second core sits idle. Processes encode on every core; each returns only
-        the small Prepared, the bytes never cross. Held, processes also work while this one
-        loads its app, which would hold the GIL. A store limit (StoreBudget) is shared state
-        between workers: such an upload stays on threads.
+        Pillow held the GIL while it encoded a JPEG (py-spy --gil: 42 % of the time the GIL was
+        held during a card's import with previews), so previews made on threads were encoded one
+        at a time and a second core sat idle. OpenCV, which makes them now (tracker.previews),
+        lets go of it, but threads still measured slower (0.80 against 0.87 of the bench's
+        floor, 3 runs by turns): they cannot work while this one loads its app, which holds
+        the GIL, and the checks hold it too. Processes work on every core from the start; each
+        returns only the small Prepared, the bytes never cross. A store limit (StoreBudget) is
+        shared state between workers: such an upload stays on threads.
         """
         method = start_method()
         if (
@@ -189,6 +192,7 @@ _gate: Gate | None = None
 
 def _start_worker(gate: Gate | None) -> None:
     global _writer, _gate
+    preview_files.start_process()
     _writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="original")
     _gate = gate
 

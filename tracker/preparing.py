@@ -15,8 +15,6 @@ from collections.abc import Callable
 from concurrent.futures import Executor, wait
 from dataclasses import dataclass
 
-from PIL import Image as PILImage
-
 from tracker import jpeg_end, photo_text, storage
 from tracker import previews as preview_files
 from tracker.exif import ExifData, read_exif
@@ -91,6 +89,11 @@ class Checked:
     exif: ExifData
     warnings: tuple[str, ...]
 
+    def frame_size(self) -> tuple[int, int] | None:
+        """The JPEG frame's width and height, as the header gave them (the previews' scale)."""
+        width, height = self.exif.width, self.exif.height
+        return (width, height) if width and height else None
+
     def prepared(self) -> Prepared:
         relpath = storage.original_relpath(self.sha256)
         return Prepared(self.name, self.sha256, len(self.data), relpath, self.exif, self.warnings)
@@ -161,7 +164,7 @@ def prepare(
         # while this one decodes and encodes the previews from the same bytes.
         writing = writer.submit(storage.put_original, media_dir, sha256, data, sync=False)
         try:
-            _previews_from_memory(media_dir, sha256, data, new)
+            _previews_from_memory(media_dir, checked, new)
         finally:
             wait([writing])  # `data` is a reused buffer: never left to a write still running
         writing.result()
@@ -169,7 +172,7 @@ def prepare(
         if new:
             storage.put_original(media_dir, sha256, data, sync=False)
         if previews:
-            _previews_from_memory(media_dir, sha256, data, new)
+            _previews_from_memory(media_dir, checked, new)
     return checked.prepared()
 
 
@@ -185,8 +188,8 @@ def hold(
     new = not storage.has_original(media_dir, checked.sha256, len(checked.data))
     rendered = {}
     if previews and _wants_previews(media_dir, checked.sha256, new):
-        with contextlib.suppress(*_PREVIEW_ERRORS):
-            rendered = preview_files.render(checked.data)
+        with contextlib.suppress(*preview_files.FAILURES):
+            rendered = preview_files.render(checked.data, checked.frame_size())
 
     def write() -> Prepared:
         if new:
@@ -198,17 +201,15 @@ def hold(
     return write
 
 
-def _previews_from_memory(media_dir: str, sha256: str, data: memoryview, new: bool) -> None:
+def _previews_from_memory(media_dir: str, checked: Checked, new: bool) -> None:
     """Make the photo's previews now, from its bytes in memory, unless an original stored
     earlier already has them; a failure only means they are made later, on first view
     (previews.preview_path)."""
-    if _wants_previews(media_dir, sha256, new):
-        with contextlib.suppress(*_PREVIEW_ERRORS):
-            preview_files.make_previews(media_dir, sha256, data)
-
-
-# What a photo whose previews cannot be made raises: it still lands, its previews wait for a view.
-_PREVIEW_ERRORS = (OSError, ValueError, PILImage.DecompressionBombError)
+    if _wants_previews(media_dir, checked.sha256, new):
+        with contextlib.suppress(*preview_files.FAILURES):
+            preview_files.make_previews(
+                media_dir, checked.sha256, checked.data, checked.frame_size()
+            )
 
 
 def _wants_previews(media_dir: str, sha256: str, new: bool) -> bool:

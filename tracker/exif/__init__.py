@@ -35,7 +35,14 @@ from typing import IO
 from tracker import bodyserial, reconyx
 from tracker.exif.data import ExifData, _reason
 from tracker.exif.gps import _gps_fields
-from tracker.exif.jpeg import _BadJpeg, _Header, _not_jpeg, _pillow_header, _scan_jpeg
+from tracker.exif.jpeg import (
+    _BadJpeg,
+    _Header,
+    _not_jpeg,
+    _pillow_header,
+    _scan_jpeg,
+    frame_size,
+)
 from tracker.exif.tags import (
     _exif_fields,
     _maker_note,
@@ -51,6 +58,7 @@ __all__ = [
     "FUTURE_SLACK",
     "ExifData",
     "ReconyxMakerNotes",
+    "frame_size",
     "parse_camera_time",
     "read_exif",
     "to_json_dict",

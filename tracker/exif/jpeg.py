@@ -54,6 +54,22 @@ def _scan_jpeg(fh: IO[bytes]) -> _Header:
             fh.seek(size, io.SEEK_CUR)
 
 
+def frame_size(fh: IO[bytes]) -> tuple[int, int] | None:
+    """The width and height of a JPEG's frame, from its header alone; None when it has none.
+
+    `fh` is read from where it is: the start of the file.
+    """
+    if fh.read(2) != b"\xff\xd8":
+        return None
+    try:
+        header = _scan_jpeg(fh)
+    except _BadJpeg:
+        return None
+    if header.width is None or header.height is None:
+        return None
+    return header.width, header.height
+
+
 def _wanted_app1(fh: IO[bytes], size: int, header: _Header) -> bool:
     """Peek at an APP1 segment's id: only the first Exif block and XMP packet are worth reading.
 

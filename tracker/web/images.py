@@ -26,7 +26,6 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from markupsafe import escape
-from PIL import Image as PILImage
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import contains_eager, joinedload
 from werkzeug.security import safe_join
@@ -339,7 +338,7 @@ def _send_preview(image_id: int, size: str):
             path = io.BytesIO(previews.preview_bytes(media, image.sha256, size))
         else:
             path = previews.preview_path(media, image.sha256, size)
-    except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError) as exc:
+    except previews.FAILURES as exc:
         log.warning("no %s for image %s: %s", size, image.id, exc)
         why = "is missing" if isinstance(exc, FileNotFoundError) else "cannot be decoded"
         # An image, so that a grid or a page shows a grey tile that says so, not a broken one.
