@@ -230,8 +230,12 @@ def test_possible_duplicates_pair_one_cat_catalogued_twice(app, session, station
     (job,) = [j for (j,) in fetch(app, select(Job).where(Job.function == duplicates.JOB))]
     assert job.state == "done", job.error
     pairs = job.result["pairs"]
-    assert {frozenset((p["a"], p["b"])) for p in pairs} == {frozenset((code, "X-99"))}
+    assert frozenset((pairs[0]["a"], pairs[0]["b"])) == frozenset((code, "X-99"))
     assert {pairs[0]["a_image"], pairs[0]["b_image"]} == {refs[code], twin.id}
+    # The other cats score 0.2-0.45 against each other here, the line being 0.5 (measured), and
+    # FLANN's search is approximate: once in a full run on every core, Cat1 and Cat5 crossed it.
+    # A pair near the line may be listed; none comes near the twins' (7.8-25).
+    assert all(p["score"] < pairs[0]["score"] / 10 for p in pairs[1:])
     html = client.get("/photo-id/duplicates").get_data(as_text=True)
     assert "<strong>X-99</strong>" in html and "an admin merges" in html
     # An admin gets the merge page with the other individual already chosen.
