@@ -121,9 +121,10 @@ def test_a_page_reloaded_mid_upload_resumes_where_it_stopped(live, browser, tmp_
         WebDriverWait(browser, 30).until(
             ready.element_to_be_clickable((By.CSS_SELECTOR, ".uppy-DashboardContent-addMore"))
         ).click()
-        browser.find_element(By.CSS_SELECTOR, "#uppy-dashboard input[type=file]").send_keys(
-            str(card)
-        )
+        # The dashboard draws its file picker after the click, not during it.
+        WebDriverWait(browser, 30).until(
+            ready.presence_of_element_located((By.CSS_SELECTOR, "#uppy-dashboard input[type=file]"))
+        ).send_keys(str(card))
         WebDriverWait(browser, 30).until(
             ready.element_to_be_clickable((By.CSS_SELECTOR, ".uppy-StatusBar-actionBtn--upload"))
         ).click()
