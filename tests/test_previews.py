@@ -137,3 +137,12 @@ def test_the_frame_size_is_read_from_the_header_alone():
     assert frame_size(io.BytesIO(b"rotten bits")) is None
     with pytest.raises(ValueError, match="not a JPEG"):
         previews.render(b"rotten bits")
+
+
+def test_a_frame_too_large_is_refused_before_any_decoding():
+    data = bytearray(marked_photo(None))
+    sof = data.index(b"\xff\xc0")  # height and width follow the length and the precision
+    data[sof + 5 : sof + 9] = (20000).to_bytes(2, "big") + (20000).to_bytes(2, "big")
+    assert frame_size(io.BytesIO(bytes(data))) == (20000, 20000)
+    with pytest.raises(ValueError, match="too large to preview"):
+        previews.render(bytes(data))

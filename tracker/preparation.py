@@ -3,9 +3,8 @@ number in flight.
 
 Without previews the workers are threads: reading, hashing and writing release the GIL. With
 previews, or held, they are a process per core (see _start_pool): forked, or started from a
-clean server where other threads run (start_method). Each process
-writes its originals on a thread of its own and dies with the process that started it
-(tracker.processes).
+clean server where other threads run (start_method). Each process writes its originals on a
+thread of its own and dies with the process that started it (tracker.processes).
 
 A Preparation may start before its destination is checked (held): `tracker import ...
 --deployment N` starts one before its app has loaded (tracker.cli). Its processes then read,
@@ -136,11 +135,11 @@ class Preparation:
         Pillow held the GIL while it encoded a JPEG (py-spy --gil: 42 % of the time the GIL was
         held during a card's import with previews), so previews made on threads were encoded one
         at a time and a second core sat idle. OpenCV, which makes them now (tracker.previews),
-        lets go of it, but threads still measured slower (0.80 against 0.87 of the bench's
-        floor, 3 runs by turns): they cannot work while this one loads its app, which holds
-        the GIL, and the checks hold it too. Processes work on every core from the start; each
-        returns only the small Prepared, the bytes never cross. A store limit (StoreBudget) is
-        shared state between workers: such an upload stays on threads.
+        lets go of it, but threads started once the app had loaded still measured slower than
+        processes started before it (5.55-5.99 s against 5.22-5.49 s for the bench's 1,000
+        photos, 3 runs by turns): held, processes work while this one loads its app, which holds
+        the GIL. Each returns only the small Prepared, the bytes never cross. A store limit
+        (StoreBudget) is shared state between workers: such an upload stays on threads.
         """
         method = start_method()
         if (

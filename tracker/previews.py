@@ -39,6 +39,11 @@ FAILURES = (OSError, ValueError)
 
 QUALITY = 82
 
+# A frame larger than this is refused, never decoded, as Pillow refused it (twice its
+# MAX_IMAGE_PIXELS) before OpenCV made previews: libjpeg holds a progressive photo's every
+# coefficient in memory whatever the scale it decodes at. An import refuses far less (120 MP).
+MAX_PIXELS = 178_956_970
+
 
 def draft_box(size: tuple[int, int], longest: int) -> tuple[int, int]:
     """The box to ask draft mode for: at least `longest` on the long side, same aspect ratio.
@@ -92,6 +97,8 @@ def render(
     size = size or frame_size(io.BufferedReader(MemoryFile(memoryview(data))))
     if size is None:
         raise ValueError("not a JPEG image with a frame header")
+    if size[0] * size[1] > MAX_PIXELS:
+        raise ValueError(f"image too large to preview ({size[0] * size[1] / 1e6:.0f} megapixels)")
     flag = _decode_flag(cv2, draft_scale(size, PREVIEW_SIZES["preview"]))
     try:
         preview = cv2.imdecode(numpy.frombuffer(data, numpy.uint8), flag)
