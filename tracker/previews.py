@@ -41,7 +41,7 @@ QUALITY = 82
 
 # A frame larger than this is refused, never decoded, as Pillow refused it (twice its
 # MAX_IMAGE_PIXELS) before OpenCV made previews: libjpeg holds a progressive photo's every
-# coefficient in memory whatever the scale it decodes at. An import refuses far less (120 MP).
+# coefficient in memory whatever the scale it decodes at. An import already refuses over 120 MP.
 MAX_PIXELS = 178_956_970
 
 
@@ -88,8 +88,9 @@ def render(
 
     The preview is the photo decoded at the JPEG scale that keeps its long side at least
     PREVIEW_SIZES["preview"] (draft_scale), turned upright by its Exif orientation; the thumbnail
-    is an area reduction of that by a whole factor. No pixel is decoded at full size. `size` is
-    the JPEG frame's (tracker.exif's width and height) when the caller has read it already.
+    is an area reduction of that by a whole factor. Only a photo under twice the preview's size
+    is decoded at full size. `size` is the JPEG frame's (tracker.exif's width and height) when
+    the caller has read it already.
     Raises one of FAILURES.
     """
     cv2, numpy = _opencv()
