@@ -52,7 +52,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from tracker.previews import draft_box
+from tracker.previews import QUALITY, draft_box
 from tracker.storage import PREVIEW_SIZES
 from tracker.synthetic import jpeg_bytes
 
@@ -137,7 +137,7 @@ def draft_decode_all(paths: list[Path]) -> None:
 
 def _encoded(picture: Image.Image) -> int:
     out = io.BytesIO()
-    picture.save(out, "JPEG", quality=82)  # the tracker's preview quality (tracker.previews)
+    picture.save(out, "JPEG", quality=QUALITY)  # the quality the tracker's previews are made at
     return out.tell()
 
 
