@@ -21,6 +21,11 @@ from tracker.reid import spatial
 from tracker.reid.features import BoxFeatures
 
 FLANN_KDTREE = 1
+# FLANN splits its randomised k-d trees with OpenCV's random generator, one per thread, whose
+# state is whatever the thread drew before: the same catalogue would rank a photo differently
+# from one process to the next (near the "probably new" line, one test failed one run in a few).
+# Each index is built from this seed instead.
+FLANN_SEED = 20240310
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ class ReferenceIndex:
             stacked = np.vstack([r.features.descriptors for r in self.references])
             data = _prepare(stacked, self.settings.root)
             self._data = data  # FLANN keeps a pointer to it
+            cv2.setRNGSeed(FLANN_SEED)
             self._index = cv2.flann_Index(data, {"algorithm": FLANN_KDTREE, "trees": 4})
 
     def __len__(self) -> int:
