@@ -12,6 +12,7 @@ import subprocess
 
 import pytest
 from detections_data import PHOTOS, RESULTS
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ready
@@ -82,13 +83,23 @@ def test_a_ranger_draws_resizes_and_deletes_a_box(live, browser):  # noqa: F811
     assert [round(v, 1) for v in (x, y, w, h)] == [0.3, 0.3, 0.3, 0.3]
     assert len(browser.find_elements(By.CSS_SELECTOR, ".boxed .box")) == before + 1
     # Resize it by its corner handle: 10 % wider.
-    handle = browser.find_element(By.CSS_SELECTOR, f".box[data-id='{box_id}'] .box-handle")
-    ActionChains(browser).drag_and_drop_by_offset(handle, int(0.1 * width), 0).perform()
+    handle = f".box[data-id='{box_id}'] .box-handle"
+    settled(browser, lambda b: ActionChains(b).drag_and_drop_by_offset(
+        b.find_element(By.CSS_SELECTOR, handle), int(0.1 * width), 0).perform())  # fmt: skip
     wait.until(lambda b: round(query(live, "SELECT width FROM annotation WHERE id = ?",
                                      box_id)[0][0], 1) == 0.4)  # fmt: skip
-    browser.find_element(By.CSS_SELECTOR, f".box[data-id='{box_id}'] .box-delete").click()
+    delete = f".box[data-id='{box_id}'] .box-delete"
+    settled(browser, lambda b: b.find_element(By.CSS_SELECTOR, delete).click())
     wait.until(lambda b: not query(live, "SELECT id FROM annotation WHERE id = ?", box_id))
     browser.set_window_size(1280, 900)
+
+
+def settled(driver, act) -> None:
+    """Do `act(driver)` on the page's boxes, again if it found a box the page has just drawn
+    anew (it redraws them once a change is saved): the one found is gone by the time it acts."""
+    WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda b: act(b) or True
+    )
 
 
 def shows(text: str):
