@@ -35,6 +35,13 @@ PASSWORD_HASH = generate_password_hash(PASSWORD)
 ROLES = ("ranger", "researcher", "admin")
 
 
+def damaged_jpeg(data: bytes) -> bytes:
+    """The photo with its compressed image data overwritten half-way, its end intact: libjpeg
+    decodes the part before the damage and fills in the rest."""
+    middle = len(data) // 2
+    return data[:middle] + b"\x55" * 500 + data[middle + 500 :]
+
+
 def pytest_addoption(parser):
     parser.addoption(
         "--backends",

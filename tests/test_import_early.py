@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from conftest import damaged_jpeg
 from workers import TRACKER, naming, worker_env
 
 from tracker import preparation, storage
@@ -70,6 +71,20 @@ def test_a_card_lands_whole(app, deployment, tmp_path, previews):
     assert len(_files(media / "originals")) == PHOTOS + 2
     assert _files(media / storage.INCOMING) == []
     assert naming(str(card)) == []
+
+
+def test_a_held_photo_with_damaged_image_data_is_named_with_a_warning(app, deployment, tmp_path):
+    card = tmp_path / "card"
+    photos = _card(card, 3)
+    (card / "IMG_0001.JPG").write_bytes(damaged_jpeg(photos[1]))
+    args = [str(card), "--deployment", str(deployment.id), "--previews", "--json"]
+    done = _import(args, app.config)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["status"] for line in lines[:-1]] == ["added"] * 3
+    assert [len(line["warnings"]) for line in lines[:-1]] == [0, 1, 0]
+    assert lines[1]["warnings"][0].startswith("damaged image data (")
+    assert done.stderr == ""  # nothing unnamed from libjpeg
 
 
 UNREACHABLE = "postgresql+psycopg://tracker@127.0.0.1:9/nothing"  # port 9: nothing listens

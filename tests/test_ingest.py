@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS
+from conftest import CORPUS, damaged_jpeg
 from sqlalchemy import func, select
 
 from tracker import fieldwork, ingest, preparation, preparing, sources, storage
@@ -92,6 +92,26 @@ def test_import_with_previews_leaves_the_card_browsable(app, runner, deployment,
         )
     plain_sha = hashlib.sha256(plain.read_bytes()).hexdigest()
     assert not (media / storage.preview_relpath(plain_sha, "thumb")).exists()  # made on first view
+
+
+def test_a_photo_with_damaged_image_data_lands_named_with_a_warning(
+    app, runner, deployment, tmp_path, capfd
+):
+    photos = [jpeg_bytes(TAKEN, seed=i) for i in range(3)]
+    photos[1] = damaged_jpeg(photos[1])
+    card = tmp_path / "card"
+    for i, data in enumerate(photos):
+        write(card, f"IMG_{i}.JPG", data)
+    code, files, summary = run_import(runner, card, "--deployment", deployment.id, "--previews")
+    assert code == 0 and summary["summary"]["added"] == 3, (files, summary)
+    assert [len(f["warnings"]) for f in files] == [0, 1, 0]
+    assert files[1]["path"] == "card/IMG_1.JPG"
+    assert files[1]["warnings"][0].startswith("damaged image data (")
+    assert files[1]["warnings"][0].endswith("its preview shows what could be read")
+    media = Path(app.config["MEDIA_DIR"])
+    sha = hashlib.sha256(photos[1]).hexdigest()
+    assert all((media / storage.preview_relpath(sha, s)).exists() for s in storage.PREVIEW_SIZES)
+    assert capfd.readouterr().err == ""  # nothing unnamed from libjpeg
 
 
 def test_previews_are_kept_for_a_stored_original_and_made_again_for_a_lost_one(

@@ -8,7 +8,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from conftest import damaged_jpeg
 from PIL import Image as PILImage
+from PIL import ImageOps
 
 from tracker import previews, storage
 from tracker.exif import frame_size
@@ -75,6 +77,35 @@ def test_previews_are_upright_at_the_draft_scale(tmp_path, orientation, size, re
     assert is_red(thumb.getpixel(corner))
 
 
+def corners(picture: PILImage.Image) -> list[bool]:
+    """Which corners are red: top-left, top-right, bottom-right, bottom-left."""
+    right, bottom = picture.width - 5, picture.height - 5
+    return [is_red(picture.getpixel(p)) for p in ((5, 5), (right, 5), (right, bottom), (5, bottom))]
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_orientation_is_turned_as_pillow_turns_it(orientation):
+    data = marked_photo(orientation)
+    upright = ImageOps.exif_transpose(PILImage.open(io.BytesIO(data)))
+    rendered = previews.render(data)
+    for size in storage.PREVIEW_SIZES:
+        made = PILImage.open(io.BytesIO(rendered.files[size])).convert("RGB")
+        assert made.width / made.height == upright.width / upright.height
+        assert corners(made) == corners(upright)
+    # The same when the caller has read the orientation (an import, from its Exif read).
+    assert previews.render(data, orientation).files == rendered.files
+
+
+def test_a_photo_with_damaged_image_data_gets_previews_and_says_so(tmp_path, capfd):
+    photo = jpeg_bytes(TAKEN, size=(1280, 960), seed=40)
+    rendered = previews.render(damaged_jpeg(photo))
+    assert rendered.damage
+    for size in storage.PREVIEW_SIZES:
+        assert PILImage.open(io.BytesIO(rendered.files[size])).format == "JPEG"
+    assert previews.render(photo).damage is None
+    assert capfd.readouterr().err == ""  # nothing unnamed from libjpeg on standard error
+
+
 @pytest.mark.parametrize("mode", ["L", "CMYK"])
 def test_grey_and_cmyk_photos_get_colour_previews(tmp_path, mode):
     sha256 = store(tmp_path, marked_photo(None, mode))
@@ -118,8 +149,8 @@ def test_a_damaged_original_is_named_and_the_others_still_made(tmp_path, workers
     [(2592, 1944), (4000, 3000), (1920, 1080), (1280, 960), (1279, 959), (640, 480), (300, 200)],
 )
 def test_the_decode_scale_is_pillows_draft_scale(size):
-    """OpenCV decodes at the scale Pillow's draft mode would pick (the previews' size is the
-    same as before OpenCV made them)."""
+    """libjpeg-turbo decodes at the scale Pillow's draft mode would pick (the previews' size is
+    the same as when Pillow made them)."""
     buffer = io.BytesIO()
     PILImage.new("RGB", size, (0, 0, 255)).save(buffer, "JPEG")
     with PILImage.open(buffer) as picture:
@@ -128,7 +159,7 @@ def test_the_decode_scale_is_pillows_draft_scale(size):
     scale = previews.draft_scale(size, storage.PREVIEW_SIZES["preview"])
     assert drafted == (-(-size[0] // scale), -(-size[1] // scale))
     rendered = previews.render(buffer.getvalue())
-    assert PILImage.open(io.BytesIO(rendered["preview"])).size == drafted
+    assert PILImage.open(io.BytesIO(rendered.files["preview"])).size == drafted
 
 
 def test_the_frame_size_is_read_from_the_header_alone():

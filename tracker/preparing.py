@@ -89,14 +89,14 @@ class Checked:
     exif: ExifData
     warnings: tuple[str, ...]
 
-    def frame_size(self) -> tuple[int, int] | None:
-        """The JPEG frame's width and height, as the header gave them (the previews' scale)."""
-        width, height = self.exif.width, self.exif.height
-        return (width, height) if width and height else None
-
-    def prepared(self) -> Prepared:
+    def prepared(self, damage: str | None = None) -> Prepared:
+        """What the import saves; `damage`, what was wrong with the image data, if making the
+        previews found it damaged (previews.Rendered)."""
         relpath = storage.original_relpath(self.sha256)
-        return Prepared(self.name, self.sha256, len(self.data), relpath, self.exif, self.warnings)
+        warnings = self.warnings
+        if damage:
+            warnings += (f"damaged image data ({damage}): its preview shows what could be read",)
+        return Prepared(self.name, self.sha256, len(self.data), relpath, self.exif, warnings)
 
 
 def check(
@@ -159,12 +159,13 @@ def prepare(
     # from it, and not synced either if a crash cut its write short): they are made again.
     new = not storage.has_original(media_dir, sha256, len(data))
     # Sent to the disk now but not synced: the whole batch is synced once, before its rows commit.
+    damage = None
     if previews and new and writer is not None:
         # The original's direct write waits for the disk (~1 ms a photo) on the writer thread,
         # while this one decodes and encodes the previews from the same bytes.
         writing = writer.submit(storage.put_original, media_dir, sha256, data, sync=False)
         try:
-            _previews_from_memory(media_dir, checked, new)
+            damage = _previews_from_memory(media_dir, checked, new)
         finally:
             wait([writing])  # `data` is a reused buffer: never left to a write still running
         writing.result()
@@ -172,8 +173,8 @@ def prepare(
         if new:
             storage.put_original(media_dir, sha256, data, sync=False)
         if previews:
-            _previews_from_memory(media_dir, checked, new)
-    return checked.prepared()
+            damage = _previews_from_memory(media_dir, checked, new)
+    return checked.prepared(damage)
 
 
 def hold(
@@ -186,30 +187,31 @@ def hold(
     if isinstance(checked, Outcome):
         return lambda: checked
     new = not storage.has_original(media_dir, checked.sha256, len(checked.data))
-    rendered = {}
+    rendered = preview_files.Rendered({})
     if previews and _wants_previews(media_dir, checked.sha256, new):
         with contextlib.suppress(*preview_files.FAILURES):
-            rendered = preview_files.render(checked.data, checked.frame_size())
+            rendered = preview_files.render(checked.data, checked.exif.orientation or 1)
 
     def write() -> Prepared:
         if new:
             storage.put_original(media_dir, checked.sha256, checked.data, sync=False)
         with contextlib.suppress(OSError):  # made again on first view (previews.preview_path)
             preview_files.write(media_dir, checked.sha256, rendered)
-        return checked.prepared()
+        return checked.prepared(rendered.damage)
 
     return write
 
 
-def _previews_from_memory(media_dir: str, checked: Checked, new: bool) -> None:
+def _previews_from_memory(media_dir: str, checked: Checked, new: bool) -> str | None:
     """Make the photo's previews now, from its bytes in memory, unless an original stored
-    earlier already has them; a failure only means they are made later, on first view
-    (previews.preview_path)."""
+    earlier already has them; what was wrong with its image data, if anything. A failure only
+    means they are made later, on first view (previews.preview_path)."""
     if _wants_previews(media_dir, checked.sha256, new):
         with contextlib.suppress(*preview_files.FAILURES):
-            preview_files.make_previews(
-                media_dir, checked.sha256, checked.data, checked.frame_size()
-            )
+            orientation = checked.exif.orientation or 1
+            made = preview_files.make_previews(media_dir, checked.sha256, checked.data, orientation)
+            return made.damage
+    return None
 
 
 def _wants_previews(media_dir: str, sha256: str, new: bool) -> bool:

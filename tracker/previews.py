@@ -6,24 +6,26 @@ preview is the photo at that scale, upright; the thumbnail is an area reduction 
 a whole factor. Previews are made as a card's photos are stored (tracker.preparing), lazily on
 first view, or in bulk by a process pool.
 
-OpenCV (a dependency already, for photo-ID) drives libjpeg-turbo here rather than Pillow. The
-files come out the same, byte for byte, as Pillow's draft decode, reduce and encoder at the same
-quality made them (checked on 50 of the bench's photos, OpenCV 4.14 and Pillow 13, both with
-libjpeg-turbo 3). OpenCV costs less CPU a photo (7.3 against 8.4 ms, measured by turns on the
-same 200 5 MP photos): it decodes from memory into its array in one call and reduces with SIMD,
-where Pillow feeds libjpeg 64 KB at a time, parses the header and the Exif block again in Python
-and reduces pixel by pixel. As with Pillow, a photo whose image data is damaged part-way still
-gets previews, the part libjpeg could not decode filled in; libjpeg says so on standard error.
+libjpeg-turbo does the work, through simplejpeg (its own interface) to decode and OpenCV (a
+dependency already, for photo-ID) to reduce and encode. The files come out the same, byte for
+byte, as when OpenCV decoded them too (91 files compared: 50 of the bench's photos and 41 of a
+corpus of real cameras' and phones'), and as Pillow's draft decode, reduce and encoder made
+them before that. simplejpeg says when a photo's image data is damaged, where OpenCV's decoder
+only printed libjpeg's warning on standard error, with no name: such a photo still gets
+previews of the part libjpeg could decode, and the import names it with what was wrong
+(Rendered.damage). A CMYK photo, or a header libjpeg-turbo's interface cannot read, goes
+through OpenCV's decoder.
 """
 
 from __future__ import annotations
 
 import io
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from tracker import objectstore, processes
-from tracker.exif import frame_size
+from tracker.exif import frame_size, read_exif
 from tracker.storage import (
     PREVIEW_SIZES,
     MemoryFile,
@@ -43,6 +45,18 @@ QUALITY = 82
 # MAX_IMAGE_PIXELS) before OpenCV made previews: libjpeg holds a progressive photo's every
 # coefficient in memory whatever the scale it decodes at. An import already refuses over 120 MP.
 MAX_PIXELS = 178_956_970
+
+# The colour spaces simplejpeg decodes to BGR; a CMYK or YCCK photo goes through OpenCV's decoder.
+_TURBO_SPACES = frozenset({"YCbCr", "Gray"})
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One photo's preview and thumbnail, encoded, by size (PREVIEW_SIZES); and `damage`, what
+    libjpeg said of its image data when it could decode only part of it (None when whole)."""
+
+    files: dict[str, bytes]
+    damage: str | None = None
 
 
 def draft_box(size: tuple[int, int], longest: int) -> tuple[int, int]:
@@ -68,56 +82,101 @@ def make_previews(
     media_dir: str | Path,
     sha256: str,
     data: memoryview | None = None,
-    size: tuple[int, int] | None = None,
-) -> None:
-    """Write the preview and the thumbnail of one stored original (see render).
+    orientation: int | None = None,
+) -> Rendered:
+    """Write the preview and the thumbnail of one stored original (see render); what was made.
 
     `data` is the original's bytes when the caller has read them already
-    (storage.read_original), and `size` its frame's width and height if known.
+    (storage.read_original), and `orientation` its Exif orientation if known.
     """
     if data is None and objectstore.is_remote(media_dir):
         data = read_original(media_dir, sha256)
     source = Path(media_dir) / original_relpath(sha256) if data is None else data
-    write(media_dir, sha256, render(source, size))
+    rendered = render(source, orientation)
+    write(media_dir, sha256, rendered)
+    return rendered
 
 
-def render(
-    source: Path | memoryview | bytes, size: tuple[int, int] | None = None
-) -> dict[str, bytes]:
-    """The preview and the thumbnail of one photo, encoded, by size (PREVIEW_SIZES).
+def render(source: Path | memoryview | bytes, orientation: int | None = None) -> Rendered:
+    """The preview and the thumbnail of one photo, encoded.
 
     The preview is the photo decoded at the JPEG scale that keeps its long side at least
     PREVIEW_SIZES["preview"] (draft_scale), turned upright by its Exif orientation; the thumbnail
     is an area reduction of that by a whole factor. Only a photo under twice the preview's size
-    is decoded at full size. `size` is the JPEG frame's (tracker.exif's width and height) when
-    the caller has read it already.
+    is decoded at full size. `orientation` is the photo's Exif orientation (1 when it has none)
+    when the caller has read it already (tracker.exif); otherwise it is read here.
     Raises one of FAILURES.
     """
-    cv2, numpy = _opencv()
+    cv2, _numpy, _simplejpeg = _codecs()
     data = source.read_bytes() if isinstance(source, Path) else source
-    size = size or frame_size(io.BufferedReader(MemoryFile(memoryview(data))))
-    if size is None:
-        raise ValueError("not a JPEG image with a frame header")
-    if size[0] * size[1] > MAX_PIXELS:
-        raise ValueError(f"image too large to preview ({size[0] * size[1] / 1e6:.0f} megapixels)")
-    flag = _decode_flag(cv2, draft_scale(size, PREVIEW_SIZES["preview"]))
-    try:
-        preview = cv2.imdecode(numpy.frombuffer(data, numpy.uint8), flag)
-    except cv2.error as exc:  # e.g. a frame larger than OpenCV will decode
-        raise ValueError(f"the image cannot be decoded: {exc.err}") from None
-    if preview is None:
-        raise ValueError("the image data cannot be decoded")
+    if orientation is None:
+        orientation = read_exif(io.BufferedReader(MemoryFile(memoryview(data)))).orientation or 1
+    preview, damage = _decode(data, orientation)
     height, width = preview.shape[:2]
     factor = max(1, max(width, height) // PREVIEW_SIZES["thumb"])
     thumb = preview
     if factor > 1:
         box = (-(-width // factor), -(-height // factor))  # as Pillow's reduce rounds
         thumb = cv2.resize(preview, box, interpolation=cv2.INTER_AREA)
-    return {"preview": _encode(cv2, preview), "thumb": _encode(cv2, thumb)}
+    return Rendered({"preview": _encode(cv2, preview), "thumb": _encode(cv2, thumb)}, damage)
 
 
-def write(media_dir: str | Path, sha256: str, rendered: dict[str, bytes]) -> None:
-    for size, encoded in rendered.items():
+def _decode(data: memoryview | bytes, orientation: int):
+    """The photo at its preview's scale, upright, in BGR; and what libjpeg said of its image
+    data if it could decode only part of it."""
+    cv2, numpy, simplejpeg = _codecs()
+    try:
+        height, width, space, _subsampling = simplejpeg.decode_jpeg_header(data)
+    except ValueError:
+        space = None  # a header libjpeg-turbo's interface cannot read
+    if space not in _TURBO_SPACES:
+        return _decode_opencv(cv2, numpy, data), None
+    _refuse_too_large(width, height)
+    scale = draft_scale((width, height), PREVIEW_SIZES["preview"])
+    wanted = {"min_width": -(-width // scale), "min_height": -(-height // scale)}
+    try:
+        return _upright(cv2, simplejpeg.decode_jpeg(data, "BGR", **wanted), orientation), None
+    except ValueError as exc:  # strict: a warning stops it, and says what was wrong
+        damage = " ".join(str(exc).split())[:200]
+    try:
+        picture = simplejpeg.decode_jpeg(data, "BGR", strict=False, **wanted)
+    except ValueError:
+        # Beyond what libjpeg-turbo's interface decodes at all (12-bit samples, say).
+        return _decode_opencv(cv2, numpy, data), None
+    return _upright(cv2, picture, orientation), damage
+
+
+def _decode_opencv(cv2, numpy, data: memoryview | bytes):
+    """The photo at its preview's scale, upright (OpenCV reads the orientation itself)."""
+    size = frame_size(io.BufferedReader(MemoryFile(memoryview(data))))
+    if size is None:
+        raise ValueError("not a JPEG image with a frame header")
+    _refuse_too_large(*size)
+    flag = _decode_flag(cv2, draft_scale(size, PREVIEW_SIZES["preview"]))
+    try:
+        picture = cv2.imdecode(numpy.frombuffer(data, numpy.uint8), flag)
+    except cv2.error as exc:  # e.g. a frame larger than OpenCV will decode
+        raise ValueError(f"the image cannot be decoded: {exc.err}") from None
+    if picture is None:
+        raise ValueError("the image data cannot be decoded")
+    return picture
+
+
+def _refuse_too_large(width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise ValueError(f"image too large to preview ({width * height / 1e6:.0f} megapixels)")
+
+
+def _upright(cv2, picture, orientation: int):
+    """The picture turned as its Exif orientation says (as Pillow's exif_transpose does)."""
+    if orientation in (5, 6, 7, 8):
+        picture = cv2.transpose(picture)
+    flip = {2: 1, 3: -1, 4: 0, 6: 1, 7: -1, 8: 0}.get(orientation)
+    return picture if flip is None else cv2.flip(picture, flip)
+
+
+def write(media_dir: str | Path, sha256: str, rendered: Rendered) -> None:
+    for size, encoded in rendered.files.items():
         write_atomic(media_dir, preview_relpath(sha256, size), encoded, sync=False)
 
 
@@ -130,13 +189,15 @@ def start_process() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
-def _opencv():
-    """cv2 and numpy, imported on the first preview: loading them takes 0.2 s, which a command
-    that makes no preview (a plain `tracker import`, before its processes fork) should not pay."""
+def _codecs():
+    """cv2, numpy and simplejpeg, imported on the first preview: loading them takes 0.2 s, which
+    a command that makes no preview (a plain `tracker import`, before its processes fork) should
+    not pay."""
     import cv2
     import numpy
+    import simplejpeg
 
-    return cv2, numpy
+    return cv2, numpy, simplejpeg
 
 
 def _decode_flag(cv2, scale: int) -> int:

@@ -46,6 +46,7 @@ from tracker.exif.jpeg import (
 from tracker.exif.tags import (
     _exif_fields,
     _maker_note,
+    _orientation,
     _pillow_fields,  # noqa: F401 - tests reach it as exif._pillow_fields
     _text,
 )
@@ -143,6 +144,7 @@ def _build(header: _Header) -> ExifData:
         serial=serial,
         width=header.width,
         height=header.height,
+        orientation=_orientation(fields.get("Orientation")),
         tags=_xmp_tags(xmp),
         makernotes=notes,
         error=exif_error,

@@ -20,8 +20,9 @@ class ExifData:
     "makernotes". ``latitude``/``longitude`` are signed decimal degrees and ``altitude`` is signed
     metres; an impossible position leaves all three None and an impossible altitude leaves just
     the altitude None, the reason going to ``gps_problem``. ``width``/``height`` are the size of
-    the JPEG frame itself. ``error`` is None for a usable JPEG (even one without any metadata) and
-    otherwise says why the file is not one, or that its Exif block could not be read at all.
+    the JPEG frame itself, as stored; ``orientation`` is the Exif orientation (1-8) that turns it
+    upright. ``error`` is None for a usable JPEG (even one without any metadata) and otherwise
+    says why the file is not one, or that its Exif block could not be read at all.
     """
 
     taken_at: datetime | None = None
@@ -39,6 +40,7 @@ class ExifData:
     serial: str | None = None
     width: int | None = None
     height: int | None = None
+    orientation: int | None = None
     tags: tuple[str, ...] = ()
     makernotes: ReconyxMakerNotes | None = None
     error: str | None = None

@@ -17,6 +17,7 @@ from tracker.exif.data import _quiet_pillow, _reason
 _WANTED = {
     ("Image", 0x010F): "Make",
     ("Image", 0x0110): "Model",
+    ("Image", 0x0112): "Orientation",
     ("Image", 0x0132): "DateTime",
     ("Image", 0xC62F): "CameraSerialNumber",
     # Some cameras and editors put the capture times in IFD0 instead of the Exif sub-IFD.
@@ -122,6 +123,14 @@ def _number(value: Any) -> int | float:
         return float(value)
     except (TypeError, ValueError, OverflowError):
         return math.nan
+
+
+def _orientation(value: Any) -> int | None:
+    """The Exif orientation (1-8: how to turn the stored pixels upright); None if absent or
+    not one of those."""
+    if isinstance(value, tuple) and value and value[0] in range(1, 9):
+        return int(value[0])
+    return None
 
 
 def _text(value: Any) -> str | None:
