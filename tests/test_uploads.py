@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import PASSWORD_HASH, fetch, sign_in
+from conftest import PASSWORD_HASH, damaged_jpeg, fetch, sign_in
 from linkproxy import LinkProxy
 from sqlalchemy import func, select
 from tusclient import client as tus_client
@@ -357,7 +357,9 @@ def test_the_result_page_names_rejects_duplicates_and_links_the_review(
 
     known = jpeg_bytes(START, size=(160, 120), seed=99)
     ingest.ingest(session, [sources.Item("old.jpg", known)], kp01, app.config["MEDIA_DIR"])
-    path = card(tmp_path / "card.zip", 2, extra={"DCIM/known.jpg": known, "notes.txt": b"hi"})
+    damaged = damaged_jpeg(jpeg_bytes(START, size=(640, 480), seed=98))
+    extra = {"DCIM/known.jpg": known, "DCIM/damaged.jpg": damaged, "notes.txt": b"hi"}
+    path = card(tmp_path / "card.zip", 2, extra=extra)
     uploader = _uploader(
         server, ranger_token, path, metadata={"filename": "card.zip", "station": "KP-01"}
     )
@@ -370,8 +372,15 @@ def test_the_result_page_names_rejects_duplicates_and_links_the_review(
     page = requests.get(
         uploader.url, headers={"Authorization": f"Bearer {ranger_token}"}, timeout=10
     ).text
-    rejected = page[page.index('id="rejected"') : page.index('id="duplicates"')]
+    rejected = page[page.index('id="rejected"') : page.index('id="warnings"')]
     assert "card.zip/notes.txt" in rejected
+    # A photo that landed with something wrong is named with what, on the page and in the JSON.
+    warned = page[page.index('id="warnings"') : page.index('id="duplicates"')]
+    assert "card.zip/DCIM/damaged.jpg" in warned and "damaged image data (" in warned
+    files = {f["name"]: f for f in _status(server, ranger_token, uploader.url)["files"]}
+    assert files["card.zip/DCIM/damaged.jpg"]["warnings"][0].startswith("damaged image data (")
+    assert files["card.zip/DCIM/damaged.jpg"]["status"] == "added"
+    assert files["card.zip/DCIM/known.jpg"]["warnings"] == []
     assert "card.zip/DCIM/known.jpg" in page
     assert f"station KP-01, deployment {kp01.id}" in page
     assert f'href="/review/{kp01.id}"' in page

@@ -92,5 +92,8 @@ class UploadFile(Base):
     status: Mapped[str] = mapped_column(String(9))
     image_id: Mapped[int | None] = mapped_column(ForeignKey("image.id", ondelete="SET NULL"))
     reason: Mapped[str | None] = mapped_column(String(500))
+    # What a file that landed lost or had wrong: a value left out, data after the image, damaged
+    # image data (tracker.preparing); as on the terminal and in `tracker import --json`.
+    warnings: Mapped[list] = mapped_column(default=list, server_default="[]")
 
     image: Mapped[Image | None] = relationship()

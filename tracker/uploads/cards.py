@@ -96,6 +96,7 @@ def import_card(session: Session, settings, *, upload_id: str) -> dict:
                 status=outcome.status,
                 image_id=outcome.image_id if outcome.status != "rejected" else None,
                 reason=outcome.reason[:500] if outcome.reason else None,
+                warnings=list(outcome.warnings),
             )
         )
 
@@ -148,9 +149,10 @@ def status(session: Session, upload: Upload) -> dict:
             select(UploadFile).where(UploadFile.upload_id == upload.id).order_by(UploadFile.id)
         )
         body["files"] = [
-            {"name": r.name, "status": r.status, "image_id": r.image_id, "reason": r.reason}
+            {"name": r.name, "status": r.status, "image_id": r.image_id, "reason": r.reason,
+             "warnings": r.warnings}
             for r in rows
-        ]
+        ]  # fmt: skip
     return body
 
 
