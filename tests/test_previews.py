@@ -96,7 +96,7 @@ def test_every_orientation_is_turned_as_pillow_turns_it(orientation):
     assert previews.render(data, orientation).files == rendered.files
 
 
-def test_a_photo_with_damaged_image_data_gets_previews_and_says_so(tmp_path, capfd):
+def test_a_photo_with_damaged_image_data_gets_previews_and_says_so(capfd):
     photo = jpeg_bytes(TAKEN, size=(1280, 960), seed=40)
     rendered = previews.render(damaged_jpeg(photo))
     assert rendered.damage

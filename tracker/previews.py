@@ -140,9 +140,8 @@ def _decode(data: memoryview | bytes, orientation: int):
         damage = " ".join(str(exc).split())[:200]
     try:
         picture = simplejpeg.decode_jpeg(data, "BGR", strict=False, **wanted)
-    except ValueError:
-        # Beyond what libjpeg-turbo's interface decodes at all (12-bit samples, say).
-        return _decode_opencv(cv2, numpy, data), None
+    except ValueError as exc:
+        raise ValueError(f"the image data cannot be decoded: {exc}") from None
     return _upright(cv2, picture, orientation), damage
 
 

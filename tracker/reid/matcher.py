@@ -22,9 +22,9 @@ from tracker.reid.features import BoxFeatures
 
 FLANN_KDTREE = 1
 # FLANN splits its randomised k-d trees with OpenCV's random generator, one per thread, whose
-# state is whatever the thread drew before: the same catalogue would rank a photo differently
-# from one process to the next (near the "probably new" line, one test failed one run in a few).
-# Each index is built from this seed instead.
+# state is whatever the thread drew before: the same catalogue could rank a photo differently
+# from one process to the next (near the "probably new" line, a test failed in a full parallel
+# run and passed alone). Each index is built from this seed instead.
 FLANN_SEED = 20240310
 
 
