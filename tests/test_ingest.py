@@ -95,7 +95,7 @@ def test_import_with_previews_leaves_the_card_browsable(app, runner, deployment,
 
 
 def test_a_photo_with_damaged_image_data_lands_named_with_a_warning(
-    app, runner, deployment, tmp_path, capfd
+    app, runner, deployment, tmp_path, capfd, as_role
 ):
     photos = [jpeg_bytes(TAKEN, seed=i) for i in range(3)]
     photos[1] = damaged_jpeg(photos[1])
@@ -112,6 +112,11 @@ def test_a_photo_with_damaged_image_data_lands_named_with_a_warning(
     sha = hashlib.sha256(photos[1]).hexdigest()
     assert all((media / storage.preview_relpath(sha, s)).exists() for s in storage.PREVIEW_SIZES)
     assert capfd.readouterr().err == ""  # nothing unnamed from libjpeg
+    # The image's page says so too, long after the import's output is gone.
+    researcher = as_role("researcher")
+    pages = [researcher.get(f"/images/{f['image_id']}").get_data(as_text=True) for f in files]
+    assert ['id="image-damage"' in page for page in pages] == [False, True, False]
+    assert "Damaged image data" in pages[1] and "the preview shows only the part" in pages[1]
 
 
 def test_previews_are_kept_for_a_stored_original_and_made_again_for_a_lost_one(

@@ -54,8 +54,9 @@ def _jsonable(value):
     return value
 
 
-def _extras(metadata: ExifData) -> dict:
-    """What the camera wrote beyond the columns: kept for the record and later features."""
+def _extras(metadata: ExifData, damage: str | None = None) -> dict:
+    """What the camera wrote beyond the columns, and what making the previews found wrong with
+    the image data (the image page shows it): kept for the record and later features."""
     notes = metadata.makernotes
     extras = {
         "subsec": metadata.subsec,
@@ -63,6 +64,7 @@ def _extras(metadata: ExifData) -> dict:
         "time_problem": metadata.time_problem,
         "gps_problem": metadata.gps_problem,
         "makernotes": {k: _jsonable(v) for k, v in asdict(notes).items()} if notes else None,
+        "image_damage": damage,
     }
     return {k: v for k, v in extras.items() if v is not None}
 
@@ -92,7 +94,7 @@ def image_row(item: Prepared, deployment: Deployment, period, user_id: int | Non
         "camera_make": meta.make,
         "camera_model": meta.model,
         "camera_serial": meta.serial or (meta.makernotes and meta.makernotes.serial) or None,
-        "exif": _extras(meta),
+        "exif": _extras(meta, item.damage),
         "tags": list(meta.tags),
         "deployment_id": deployment.id,
         "uploaded_by_id": user_id,

@@ -37,12 +37,16 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Prepared:
+    """A file checked, hashed and stored, ready for its row. `damage` is what libjpeg said of its
+    image data when making its previews could decode only part of it (previews.Rendered)."""
+
     name: str
     sha256: str
     size: int
     stored_path: str
     exif: ExifData
     warnings: tuple[str, ...] = ()
+    damage: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,8 @@ class Checked:
         warnings = self.warnings
         if damage:
             warnings += (f"damaged image data ({damage}): its preview shows what could be read",)
-        return Prepared(self.name, self.sha256, len(self.data), relpath, self.exif, warnings)
+        size = len(self.data)
+        return Prepared(self.name, self.sha256, size, relpath, self.exif, warnings, damage)
 
 
 def check(
