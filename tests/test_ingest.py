@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from sqlalchemy import func, select
 
 from tracker import fieldwork, ingest, preparation, preparing, sources, storage
 from tracker.db import get_session
+from tracker.exif import ExifData
 from tracker.models import AuditLog, Image
 from tracker.synthetic import jpeg_bytes
 
@@ -189,6 +191,31 @@ def test_a_command_with_one_thread_forks_its_preparing_processes():
     code = "from tracker import preparation; print(preparation.start_method())"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "fork"
+
+
+def test_a_batch_commits_once_its_files_are_synced_and_no_later(monkeypatch):
+    """A batch's rows never commit before its files are synced, and commit with the first photo
+    after that, not when the next batch fills: at a card's end only the last batch is left."""
+    monkeypatch.setattr(ingest, "BATCH_SIZE", 2)
+    disk, saved = threading.Event(), []
+
+    def save(batch):
+        saved.append([item.name for item in batch])
+        return [preparing.Outcome(item.name, "added") for item in batch]
+
+    def photo(name):
+        return preparing.Prepared(name, name * 64, 1, name, ExifData())
+
+    with ThreadPoolExecutor(max_workers=1) as syncer:
+        batches = ingest._Batches(save, disk.wait, syncer)
+        assert batches.add(photo("a")) == [] and batches.add(photo("b")) == []  # a full batch
+        assert batches.add(photo("c")) == [] and saved == []  # its files are not synced yet
+        disk.set()
+        syncer.submit(lambda: None).result()  # the syncer's one thread is past that sync
+        assert [outcome.name for outcome in batches.add(photo("d"))] == ["a", "b"]
+        assert saved == [["a", "b"]]
+        assert [outcome.name for outcome in batches.finish()] == ["c", "d"]
+    assert saved == [["a", "b"], ["c", "d"]]
 
 
 def test_time_is_corrected_and_raw_kept(session, runner, deployment, tmp_path):

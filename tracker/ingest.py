@@ -207,7 +207,13 @@ class _Batches:
 
     def add(self, item: Prepared) -> list[Outcome]:
         self.filling.append(item)
-        return self._rotate() if len(self.filling) >= BATCH_SIZE else []
+        if len(self.filling) >= BATCH_SIZE:
+            return self._rotate()
+        if self.syncing is not None and self.syncing[1].done():
+            # Its files are safe: its rows commit now, while the workers still prepare, rather
+            # than with the next batch. At a card's end only the last batch is left to commit.
+            return self._commit_synced()
+        return []
 
     def finish(self) -> list[Outcome]:
         return (self._rotate() if self.filling else []) + self._commit_synced()
