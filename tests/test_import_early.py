@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import subprocess
+import threading
 import time
 import zipfile
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -130,6 +133,45 @@ def test_held_processes_write_nothing_until_the_gate_opens(tmp_path):
     results = list(held.results())
     assert [r.sha256 for r in results] == [hashlib.sha256(d).hexdigest() for d in photos]
     assert len(_files(media / "originals")) == len(_files(media / "previews")) // 2 == PHOTOS
+
+
+def test_what_was_held_when_the_gate_opens_mid_task_is_written_first(tmp_path, monkeypatch):
+    """The gate opens part-way through a task: the files held until then are written on a
+    thread of their own while this one prepares the rest, and come back first, in order."""
+    gate = preparation.Gate(multiprocessing.get_context("fork"))
+    photos = [jpeg_bytes(TAKEN, seed=70 + i) for i in range(5)]
+
+    @dataclass(frozen=True)
+    class OpensTheGate(Item):
+        """The third file: held (the gate is shut when it is taken), then the gate opens."""
+
+        def load(self):
+            gate.open()
+            return super().load()
+
+    items = [Item(f"IMG_{i}.JPG", data) for i, data in enumerate(photos)]
+    items[2] = OpensTheGate("IMG_2.JPG", photos[2])
+    written = []
+
+    def write_held(name, write):
+        written.append((name, threading.current_thread().name))
+        return real_write_held(name, write)
+
+    real_write_held = preparation._write_held
+    monkeypatch.setattr(preparation, "_write_held", write_held)
+    for name in ("_writer", "_flusher", "_gate"):  # this process is the worker here
+        monkeypatch.setattr(preparation, name, None)
+    preparation._start_worker(gate)
+    media = tmp_path / "media"
+    try:
+        results = preparation._prepare_chunk(items, str(media), Limits(), None, True)
+    finally:
+        preparation._writer.shutdown()
+        preparation._flusher.shutdown()
+    assert [name for name, _thread in written] == ["IMG_0.JPG", "IMG_1.JPG", "IMG_2.JPG"]
+    assert all(thread.startswith("held") for _name, thread in written)
+    assert [r.sha256 for r in results] == [hashlib.sha256(d).hexdigest() for d in photos]
+    assert len(_files(media / "originals")) == len(_files(media / "previews")) // 2 == 5
 
 
 def test_an_abandoned_preparation_writes_nothing_and_its_processes_end(tmp_path):
