@@ -239,7 +239,7 @@ def measure_runs(paths: list[Path], folder: Path, workdir: Path, repeat: int) ->
                 f"(ratio {result['exiftool_s'] / result['import_s']:.2f}); "
                 f"import --previews {n / result['browsable_s']:.0f} img/s, floor "
                 f"{n / result['floor_s']:.0f} img/s "
-                f"(ratio {result['floor_s'] / result['browsable_s']:.2f}); "
+                f"(ratio {result['floor_s'] / result['browsable_s']:.3f}); "
                 f"draft decode {result['decode_s']:.2f}s, previews {result['previews_s']:.2f}s "
                 f"(ratio {result['previews_s'] / result['decode_s']:.2f}); "
                 f"a command's start {result['start_s']:.2f}s; "
@@ -288,13 +288,13 @@ def main() -> None:
     print(
         f"\nmedian of {len(runs)} runs: exiftool -fast2 {n / median['exiftool_s']:.0f} img/s; "
         f"tracker import {n / median['import_s']:.0f} img/s; import/exiftool speed ratio "
-        f"{import_ratio:.2f} (target >= 1.0)"
+        f"{import_ratio:.3f} (target >= 1.0)"
     )
     browsable_ratio = statistics.median(r["floor_s"] / r["browsable_s"] for r in runs)
     print(
         f"floor (read, hash, draft decode, encode preview and thumbnail; {os.cpu_count()} "
         f"processes) {n / median['floor_s']:.0f} img/s; tracker import --previews "
-        f"{n / median['browsable_s']:.0f} img/s; speed ratio {browsable_ratio:.2f} "
+        f"{n / median['browsable_s']:.0f} img/s; speed ratio {browsable_ratio:.3f} "
         f"(target >= 0.85)"
     )
     print(
