@@ -9,7 +9,6 @@ import struct
 from typing import Any
 
 import exifread
-from PIL import ExifTags, Image
 
 from tracker.exif.data import _quiet_pillow, _reason
 
@@ -77,6 +76,8 @@ def _exifread_fields(tiff: bytes) -> dict[str, Any]:
 
 
 def _pillow_fields(tiff: bytes) -> dict[str, Any]:
+    from PIL import ExifTags, Image  # a second opinion, seldom asked: not loaded before
+
     exif = Image.Exif()
     with _quiet_pillow():
         exif.load(tiff)
