@@ -196,26 +196,29 @@ def test_a_command_with_one_thread_forks_its_preparing_processes():
 def test_a_batch_commits_once_its_files_are_synced_and_no_later(monkeypatch):
     """A batch's rows never commit before its files are synced, and commit with the first photo
     after that, not when the next batch fills: at a card's end only the last batch is left."""
-    monkeypatch.setattr(ingest, "BATCH_SIZE", 2)
+    monkeypatch.setattr(ingest, "BATCH_SIZE", 3)
     disk, saved = threading.Event(), []
 
     def save(batch):
         saved.append([item.name for item in batch])
         return [preparing.Outcome(item.name, "added") for item in batch]
 
-    def photo(name):
-        return preparing.Prepared(name, name * 64, 1, name, ExifData())
+    def add(batches, name):
+        prepared = preparing.Prepared(name, name * 64, 1, name, ExifData())
+        return [outcome.name for outcome in batches.add(prepared)]
 
     with ThreadPoolExecutor(max_workers=1) as syncer:
-        batches = ingest._Batches(save, disk.wait, syncer)
-        assert batches.add(photo("a")) == [] and batches.add(photo("b")) == []  # a full batch
-        assert batches.add(photo("c")) == [] and saved == []  # its files are not synced yet
-        disk.set()
-        syncer.submit(lambda: None).result()  # the syncer's one thread is past that sync
-        assert [outcome.name for outcome in batches.add(photo("d"))] == ["a", "b"]
-        assert saved == [["a", "b"]]
-        assert [outcome.name for outcome in batches.finish()] == ["c", "d"]
-    assert saved == [["a", "b"], ["c", "d"]]
+        try:
+            batches = ingest._Batches(save, disk.wait, syncer)
+            assert [add(batches, name) for name in "abc"] == [[], [], []]  # full: its sync starts
+            assert add(batches, "d") == [] and saved == []  # its files are not synced yet
+            disk.set()
+            syncer.submit(lambda: None).result()  # the syncer's one thread is past that sync
+            assert add(batches, "e") == ["a", "b", "c"]  # the next batch is not full
+            assert [outcome.name for outcome in batches.finish()] == ["d", "e"]
+        finally:
+            disk.set()  # a failed assertion must not leave the syncer waiting for ever
+    assert saved == [["a", "b", "c"], ["d", "e"]]
 
 
 def test_time_is_corrected_and_raw_kept(session, runner, deployment, tmp_path):
