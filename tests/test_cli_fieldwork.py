@@ -291,6 +291,31 @@ def test_only_flasks_own_commands_build_the_pages(empty_database_url, tmp_path):
     assert {"import", "previews", "export", "run", "routes"} <= set(listed.stdout.split())
 
 
+def test_a_command_runs_with_the_collector_on_and_what_it_loaded_frozen(tmp_path):
+    """The collector is off while the commands load, then on, with what they loaded frozen: its
+    first pass walks only what came after (switched back on unfrozen, that first pass walked all
+    ~110,000 loaded objects at once). A long-running command (`tracker worker`) must not run
+    without it."""
+    env = {**os.environ, "TRACKER_INSTANCE_PATH": str(tmp_path)}
+    script = """
+import atexit, gc
+from tracker.cli import main
+first = []
+def note(phase, info):
+    if phase == "start" and not first:
+        first.append(len(gc.get_objects(generation=info["generation"])))
+gc.callbacks.append(note)
+atexit.register(lambda: print(gc.isenabled(), *first))
+main()
+"""
+    command = [sys.executable, "-c", script, "routes"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    enabled, walked = done.stdout.split()[-2:]
+    assert enabled == "True"
+    assert int(walked) < 10_000
+
+
 def test_the_database_refuses_a_code_that_differs_only_in_case(app, station):
     """The unique index on lower(code), not only the check before insert, keeps them apart."""
     with app.app_context():

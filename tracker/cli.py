@@ -25,12 +25,15 @@ def main() -> None:
         from tracker.uploads.cli import start_early
 
         early = start_early(args[1:])
-    # Loading the commands allocates some 100,000 objects that live as long as the command: the
-    # collector would walk them again and again meanwhile (35 ms of 420, measured).
+    # Loading the commands allocates some 110,000 objects that live as long as the command. With
+    # the collector on, it would walk them again and again meanwhile; merely switched off and on
+    # again, its first two passes walked them all at once (0.13 s, measured). Frozen, it never
+    # looks at them again: a command starts about 0.07 s sooner (0.65 s against 0.72 s).
     gc.disable()
     try:
         from tracker.commands import run
 
+        gc.freeze()
         gc.enable()
         run()
     finally:
