@@ -161,6 +161,8 @@ def test_what_was_held_when_the_gate_opens_mid_task_is_written_first(tmp_path, m
     monkeypatch.setattr(preparation, "_write_held", write_held)
     for name in ("_writer", "_flusher", "_gate"):  # this process is the worker here
         monkeypatch.setattr(preparation, name, None)
+    # A worker's start sets this for its own process; here it is undone after the test.
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
     preparation._start_worker(gate)
     media = tmp_path / "media"
     try:

@@ -58,9 +58,10 @@ def _command_app() -> Flask:
     global _database_url
     app = create_app(web=False)
     _database_url = app.config["DATABASE_URL"]
-    # What the imports and the app built lives as long as the command: the garbage collector
-    # need not walk it again and again while the command works (an import's thousand photos
-    # otherwise cost a full collection over ~100,000 objects, twice).
+    # What the app built lives as long as the command: the garbage collector need not walk it
+    # again and again while the command works. (The `tracker` entry point froze what the imports
+    # built before switching the collector back on, tracker.cli; an app made without it, as the
+    # tests make theirs, has both frozen here.)
     gc.freeze()
     return app
 
