@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,6 +26,7 @@ from tracker.models import (
     Station,
     User,
 )
+from tracker.synthetic import jpeg_bytes
 
 COUNTED = (Station, Deployment, Camera, Individual, Sighting, User, AuditLog)
 
@@ -231,6 +232,14 @@ def test_same_seed_gives_the_same_data_and_a_new_password(runner, session):
     assert again[0] != first[0]
     other = demo.make_plan(random.Random(12), 12, None)
     assert [(s.latitude, s.longitude) for s in other.stations] != [s[2:] for s in first[1]]
+
+
+def test_the_same_seed_makes_the_same_photo():
+    """The demo's photos are the same bytes each time, so the same hashes (noise included)."""
+    taken = datetime(2024, 3, 10, 22, 15)
+    first = jpeg_bytes(taken, size=(320, 240), seed=5, subject="leopard")
+    assert jpeg_bytes(taken, size=(320, 240), seed=5, subject="leopard") == first
+    assert jpeg_bytes(taken, size=(320, 240), seed=6, subject="leopard") != first
 
 
 def test_if_empty_leaves_a_database_with_data_alone(loaded, runner, session):

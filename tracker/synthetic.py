@@ -10,6 +10,7 @@ import io
 import random
 from datetime import datetime
 
+import numpy as np
 from PIL import Image, ImageDraw
 
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825
@@ -116,7 +117,12 @@ def scene(size: tuple[int, int], seed: int, subject: str | None = None) -> Image
     rng = random.Random(seed)
     # Noise at an eighth of the size, blurred up: about 0.12 bytes per pixel (600 kB for 5 MP),
     # like the trail-camera files in the shared corpus.
-    small = Image.effect_noise((max(8, size[0] // 8), max(8, size[1] // 8)), 60).convert("RGB")
+    # The noise comes from the seed too (Pillow's effect_noise draws from the C library's rand(),
+    # so the same seed gave different photos): the same arguments make the same bytes.
+    noise = np.random.default_rng(seed).normal(
+        128, 60, (max(8, size[1] // 8), max(8, size[0] // 8))
+    )
+    small = Image.fromarray(noise.clip(0, 255).astype(np.uint8), "L").convert("RGB")
     tint = Image.new("RGB", small.size, (rng.randint(40, 90), rng.randint(60, 110), 40))
     picture = Image.blend(small, tint, 0.5).resize(size, Image.Resampling.BILINEAR)
     draw = ImageDraw.Draw(picture)
