@@ -18,8 +18,10 @@ from tracker.synthetic import jpeg_bytes
 TAKEN = datetime(2024, 3, 10, 22, 15, 0)
 REPO = Path(__file__).resolve().parent.parent
 
+# Where the killed write was headed: the original it would have put in place.
+KILLED = "originals/cd/" + "cd" * 32 + ".jpg"
 # A real writer: storage puts a file in place through its temp file, and stops half-way.
-HALF_WRITTEN = """
+HALF_WRITTEN = f"""
 import os, sys, time
 from tracker import storage
 
@@ -29,7 +31,7 @@ def write(fd):
     time.sleep(600)
 
 storage.write_atomic(sys.argv[1], "originals/ab/" + "ab" * 32 + ".jpg", b"whole", sync=False)
-storage._place(sys.argv[1], "originals/cd/" + "cd" * 32 + ".jpg", write)
+storage._place(sys.argv[1], {KILLED!r}, write)
 """
 
 
@@ -75,7 +77,7 @@ def test_the_next_import_removes_what_a_killed_one_left(app, runner, deployment,
     assert f"removed incoming/{left.name} ({size} bytes)" in result.stderr
     assert not left.exists() and ours.exists() and theirs.exists()
     # The killed write never reached its place (its folder is every cd... photo's, so not empty).
-    assert not (media / "originals" / "cd" / f"{'cd' * 32}.jpg").exists()
+    assert not (media / KILLED).exists()
 
 
 def test_tracker_media_clean_also_finds_older_leftovers(app, runner):
